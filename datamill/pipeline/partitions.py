@@ -1,0 +1,142 @@
+"""What a global stage sees of Dask: a list of per-partition values and three operations.
+
+``Partitions.map`` runs one task per partition, ``shuffle`` moves pieces between partitions
+(an all-to-all exchange through the scheduler, never through the driver), ``reduce`` combines
+values in a tree. Stages compose these without importing Dask, so a stage's plan is the same
+on the embedded cluster and on a remote one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+_counter = itertools.count()
+
+
+def _name(fn: Callable, label: str) -> str:
+    base = getattr(fn, "__name__", type(fn).__name__)
+    return f"{label}-{base}-{next(_counter)}"
+
+
+def _resolve(arg: Any, i: int) -> Any:
+    if isinstance(arg, Partitions):
+        return arg.futures[i]
+    if isinstance(arg, Value):
+        return arg.future
+    return arg
+
+
+class Value:
+    """One value computed on the cluster (e.g. the result of a reduce)."""
+
+    def __init__(self, client, future):
+        self.client = client
+        self.future = future
+
+    def result(self) -> Any:
+        return self.future.result()
+
+    def map(self, fn: Callable, *args: Any) -> Value:
+        args = [_resolve(a, 0) for a in args]
+        return Value(self.client, self.client.submit(fn, self.future, *args, key=_name(fn, "value")))
+
+
+class Partitions:
+    """An ordered list of per-partition values living on the cluster."""
+
+    def __init__(self, client, futures: list, name: str = ""):
+        self.client = client
+        self.futures = list(futures)
+        self.name = name  # the upstream stage or source name (for multi-input stages)
+
+    def __len__(self) -> int:
+        return len(self.futures)
+
+    def map(self, fn: Callable, *args: Any, **kwargs: Any) -> Partitions:
+        """``fn(part_i, *args)`` per partition. A ``Partitions`` argument is zipped (same
+        length), a ``Value`` argument is broadcast, anything else is passed as is."""
+        for a in args:
+            if isinstance(a, Partitions) and len(a) != len(self):
+                raise ValueError(f"cannot zip {len(self)} partitions with {len(a)}")
+        key = _name(fn, "map")
+        futures = [
+            self.client.submit(fn, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}", **kwargs)
+            for i, f in enumerate(self.futures)
+        ]
+        return Partitions(self.client, futures, self.name)
+
+    def map_indexed(self, fn: Callable, *args: Any) -> Partitions:
+        """Like ``map`` but ``fn(i, part_i, *args)`` also gets the partition's index."""
+        key = _name(fn, "mapi")
+        futures = [
+            self.client.submit(fn, i, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}")
+            for i, f in enumerate(self.futures)
+        ]
+        return Partitions(self.client, futures, self.name)
+
+    def reduce(self, fn: Callable[[list], Any], split_every: int = 8) -> Value:
+        """Tree reduction: ``fn(list_of_values) -> value``; ``fn`` must accept its own outputs."""
+        if not self.futures:
+            return Value(self.client, self.client.submit(fn, [], key=_name(fn, "reduce")))
+        level = self.futures
+        key = _name(fn, "reduce")
+        depth = 0
+        while True:
+            groups = [level[i : i + split_every] for i in range(0, len(level), split_every)]
+            level = [
+                self.client.submit(_call_on_list, fn, *g, key=f"{key}-{depth}-{j}")
+                for j, g in enumerate(groups)
+            ]
+            depth += 1
+            if len(level) == 1:
+                return Value(self.client, level[0])
+
+    def shuffle(self, split: Callable[[Any, int], list], n_out: int,
+                combine: Callable[[list], Any]) -> Partitions:
+        """All-to-all exchange. ``split(part, n_out)`` returns ``n_out`` pieces, piece ``j``
+        goes to output ``j``; ``combine(pieces)`` builds output ``j`` from its pieces in
+        input-partition order (so the result does not depend on task timing)."""
+        key = _name(split, "shuffle")
+        pieces = [
+            self.client.submit(split, f, n_out, key=f"{key}-split-{i}")
+            for i, f in enumerate(self.futures)
+        ]
+        futures = []
+        for j in range(n_out):
+            column = [
+                self.client.submit(operator.getitem, p, j, key=f"{key}-get-{i}-{j}")
+                for i, p in enumerate(pieces)
+            ]
+            futures.append(self.client.submit(_call_on_list, combine, *column, key=f"{key}-combine-{j}"))
+        return Partitions(self.client, futures, self.name)
+
+    def gather(self) -> list:
+        """Bring every value to the driver. Only for small values (counts, flags)."""
+        return self.client.gather(self.futures)
+
+
+def _call_on_list(fn: Callable[[list], Any], *values: Any) -> Any:
+    return fn(list(values))
+
+
+@dataclass
+class PlanContext:
+    """What the engine tells a global stage's plan besides its inputs."""
+
+    stage_name: str
+    stage_dir: str  # fsspec path of the stage's output dir, for stages that write artifacts
+    client: Any = field(repr=False)
+    extra_stats: dict[str, Any] = field(default_factory=dict)
+
+    def add_stats(self, key: str, value: Any) -> None:
+        """Record a stage-level statistic (a plain value or a ``Value`` computed later);
+        it lands under ``extra`` in the stage's ``_stats.json``."""
+        self.extra_stats[key] = value
+
+    def constant(self, obj: Any) -> Value:
+        """Ship a driver-side object to the cluster once, for broadcasting into ``map``."""
+        [future] = self.client.scatter([obj], broadcast=False)
+        return Value(self.client, future)
