@@ -1,0 +1,1 @@
+"""Readers and writers (fsspec paths): jsonl(.gz/.zst), parquet, text files, WARC, HF datasets."""
