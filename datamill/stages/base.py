@@ -99,3 +99,9 @@ def with_reasons(table: pa.Table, reasons: pa.Array) -> pa.Table:
     if REMOVAL_REASON in table.column_names:
         table = table.drop_columns([REMOVAL_REASON])
     return table.append_column(REMOVAL_REASON, reasons.cast(pa.string()))
+
+
+def set_column(table: pa.Table, name: str, values) -> pa.Table:
+    """Replace column ``name`` if present, else append it (stages re-run over annotated data)."""
+    i = table.schema.get_field_index(name)
+    return table.set_column(i, name, values) if i >= 0 else table.append_column(name, values)

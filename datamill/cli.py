@@ -1,0 +1,118 @@
+"""``datamill run|stats|show|report|train|fit-classifier|export-hf``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+
+# Subcommands owned by other parts of the package; each module has main(argv) -> int.
+DELEGATED = {
+    "train": ("datamill.train.cli", "train a model on datamill shards (CONFIG)"),
+    "fit-classifier": ("datamill.filters.fit_classifier", "train a fastText classifier from labelled data"),
+    "export-hf": ("datamill.train.hf_dataset", "export token shards as a Hugging Face dataset"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="datamill", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a pipeline config")
+    run.add_argument("config")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. stages.near.threshold=0.85 (type-checked)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="worker processes of the embedded cluster (default: CPUs)")
+    where.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://HOST:8786")
+    run.add_argument("--output", help="run directory (overrides the config's 'output')")
+    run.add_argument("--no-progress", action="store_true")
+
+    stats = sub.add_parser("stats", help="per-stage statistics of a run")
+    stats.add_argument("run_dir")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+
+    show = sub.add_parser("show", help="example documents of a stage")
+    show.add_argument("run_dir")
+    show.add_argument("stage")
+    show.add_argument("--removed", action="store_true", help="show removed documents with their reason")
+    show.add_argument("--reason", help="only removed documents with this reason")
+    show.add_argument("-n", type=int, default=5)
+    show.add_argument("--chars", type=int, default=400, help="characters of text per document")
+
+    report = sub.add_parser("report", help="self-contained HTML report of a run")
+    report.add_argument("run_dir")
+    report.add_argument("-o", "--output", default="report.html")
+
+    for name, (_, help_) in DELEGATED.items():
+        sub.add_parser(name, help=help_, add_help=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        module = importlib.import_module(DELEGATED[argv[0]][0])
+        return module.main(argv[1:])
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("distributed", "tornado", "bokeh"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    from datamill.pipeline.sources import DataError
+    from datamill.pipeline.validate import ConfigError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, DataError, FileNotFoundError) as e:
+        print(f"datamill {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from datamill.pipeline.runner import run_pipeline
+
+    overrides = list(args.overrides) + ([f"output={args.output}"] if args.output else [])
+    result = run_pipeline(args.config, overrides=overrides, workers=args.workers, scheduler=args.scheduler,
+                          progress=not args.no_progress)
+    from datamill.inspection import print_stats_table
+
+    print_stats_table(result.output)
+    print(f"run dir: {result.output} ({result.seconds:.1f} s)")
+    return 0
+
+
+def _stats(args) -> int:
+    from datamill.inspection import load_run_stats, print_stats_table
+
+    if args.json:
+        print(json.dumps(load_run_stats(args.run_dir), indent=1))
+    else:
+        print_stats_table(args.run_dir)
+    return 0
+
+
+def _show(args) -> int:
+    from datamill.inspection import show_documents
+
+    show_documents(args.run_dir, args.stage, removed=args.removed or bool(args.reason), reason=args.reason,
+                   n=args.n, chars=args.chars)
+    return 0
+
+
+def _report(args) -> int:
+    from datamill.report import write_report
+
+    write_report(args.run_dir, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+COMMANDS = {"run": _run, "stats": _stats, "show": _show, "report": _report}
+
+if __name__ == "__main__":
+    sys.exit(main())

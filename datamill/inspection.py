@@ -1,0 +1,80 @@
+"""Reading a run's statistics and example documents for the CLI (``stats`` and ``show``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from datamill.pipeline import rundir
+from datamill.pipeline.io import read_rejected, read_stage
+
+SUMMARY_KEYS = ("name", "use", "inputs", "rows_in", "rows_out", "bytes_in", "bytes_out", "words_in",
+                "words_out", "removed", "flagged", "seconds", "task_seconds", "cpu_seconds", "partitions",
+                "histograms", "extra")
+
+
+def load_run_stats(run_dir: str) -> dict:
+    run = rundir.read_json(f"{run_dir}/run.json")
+    if run is None:
+        raise FileNotFoundError(f"{run_dir} is not a datamill run dir (no run.json)")
+    stages = []
+    for name in run["order"]:
+        stats = rundir.read_json(f"{run_dir}/{name}/_stats.json")
+        if stats is not None:
+            stages.append({k: stats[k] for k in SUMMARY_KEYS if k in stats})
+    return {"name": run["name"], "run_dir": str(Path(run_dir)), "seconds": run["seconds"],
+            "git_sha": run.get("git_sha"), "stages": stages}
+
+
+def print_stats_table(run_dir: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    stats = load_run_stats(run_dir)
+    table = Table(title=f"datamill run {stats['name']} ({stats['seconds']:.1f} s)")
+    for col in ("stage", "use", "rows in", "rows out", "kept", "words out", "removed by reason", "seconds"):
+        table.add_column(col, justify="right" if col not in ("stage", "use", "removed by reason") else "left")
+    for s in stats["stages"]:
+        kept = f"{s['rows_out'] / s['rows_in']:.1%}" if s["rows_in"] else "-"
+        reasons = ", ".join(f"{k}={v}" for k, v in s["removed"].items())
+        if s.get("flagged"):
+            reasons += (", " if reasons else "") + "flagged: " + ", ".join(f"{k}={v}" for k, v in s["flagged"].items())
+        table.add_row(s["name"], s["use"], f"{s['rows_in']:,}", f"{s['rows_out']:,}", kept,
+                      f"{s['words_out']:,}", reasons or "-", f"{s['seconds']:.1f}")
+    Console(width=160).print(table)
+
+
+def show_documents(run_dir: str, stage: str, *, removed: bool = False, reason: str | None = None,
+                   n: int = 5, chars: int = 400) -> None:
+    table = read_rejected(run_dir, stage) if removed else read_stage(run_dir, stage)
+    if removed and reason and table.num_rows:
+        table = table.filter(pc.equal(table.column("_removal_reason"), reason))
+    if not table.num_rows:
+        what = f"removed rows{f' with reason {reason!r}' if reason else ''}" if removed else "rows"
+        print(f"stage {stage!r}: no {what}")
+        return
+    for row in table.slice(0, n).to_pylist():
+        print(_format(row, chars))
+
+
+def _format(row: dict, chars: int) -> str:
+    head = f"── {row.get('id')}"
+    if row.get("_removal_reason"):
+        head += f"  [removed: {row['_removal_reason']}]"
+    lines = [head]
+    extras = {k: v for k, v in row.items() if k not in ("id", "text", "_removal_reason", "meta")
+              and v is not None and not isinstance(v, (list, dict, bytes))}
+    if extras:
+        lines.append("   " + "  ".join(f"{k}={_short(v)}" for k, v in extras.items()))
+    text = (row.get("text") or "").replace("\n", " ⏎ ")
+    lines.append("   " + (text[:chars] + ("…" if len(text) > chars else "")))
+    return "\n".join(lines)
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    s = str(v)
+    return s if len(s) <= 80 else s[:77] + "..."
+

@@ -1,0 +1,182 @@
+"""Pipeline config: YAML -> validated sources, stages and DAG, before any work runs.
+
+Every error names the source or stage and the key, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import graphlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datamill.pipeline.sources import SourceConfig
+from datamill.pipeline.validate import ConfigError, build as _build
+from datamill.stages.base import Stage
+from datamill.stages.registry import all_stages
+
+TOP_LEVEL_KEYS = {"name", "sources", "stages", "output", "execution"}
+EDGE_KEYS = {"use", "input", "inputs", "name"}
+
+
+@dataclass(frozen=True)
+class Execution:
+    partition_rows: int = 20_000  # rows per partition: bounds task memory whatever the corpus size
+    partition_bytes: int = 64 * 2**20  # and bytes of raw input per partition
+    rejected_samples: int = 20  # removed rows kept per reason per partition, for `datamill show`
+
+
+@dataclass
+class StageNode:
+    name: str
+    stage: Stage
+    inputs: list[str]
+
+
+@dataclass
+class PipelineConfig:
+    name: str
+    output: str
+    sources: dict[str, SourceConfig]
+    stages: dict[str, StageNode]
+    execution: Execution
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def order(self) -> list[str]:
+        """Sources and stages in a topological order (sources first, then config order)."""
+        return list(self.sources) + [n for n in self._sorter() if n in self.stages]
+
+    def _sorter(self) -> list[str]:
+        graph = {name: node.inputs for name, node in self.stages.items()}
+        ts = graphlib.TopologicalSorter(graph)
+        try:
+            static = list(ts.static_order())
+        except graphlib.CycleError as e:
+            raise ConfigError(f"stages form a cycle: {' -> '.join(e.args[1])}") from None
+        rank = {n: i for i, n in enumerate(self.stages)}
+        # stable: config order among stages whose inputs are ready
+        done, out = set(self.sources), []
+        pending = [n for n in static if n in self.stages]
+        while pending:
+            ready = sorted((n for n in pending if all(i in done for i in self.stages[n].inputs)),
+                           key=rank.__getitem__)
+            out.append(ready[0])
+            done.add(ready[0])
+            pending.remove(ready[0])
+        return out
+
+    def consumers(self, name: str) -> list[str]:
+        return [n for n, node in self.stages.items() if name in node.inputs]
+
+
+def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
+    """Parse and validate a config (path or dict). ``overrides`` are ``stages.X.key=value``
+    strings whose values are parsed as YAML and type-checked like the file's own values."""
+    if isinstance(source, dict):
+        raw, base = copy.deepcopy(source), Path.cwd()
+    else:
+        path = Path(source)
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML: {e}") from None
+        base = path.resolve().parent
+    if not isinstance(raw, dict):
+        raise ConfigError("a pipeline config is a mapping with keys: " + ", ".join(sorted(TOP_LEVEL_KEYS)))
+    raw["stages"] = _stages_as_mapping(raw.get("stages") or {})
+    for item in overrides:
+        _apply_override(raw, item)
+    unknown = set(raw) - TOP_LEVEL_KEYS
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(TOP_LEVEL_KEYS)}")
+    sources = {name: SourceConfig.from_dict(name, spec, base)
+               for name, spec in (raw.get("sources") or {}).items()}
+    if not sources:
+        raise ConfigError("config has no sources")
+    stages = {name: _build_stage(name, spec, sources) for name, spec in raw["stages"].items()}
+    for name in stages:
+        if name in sources:
+            raise ConfigError(f"stage {name!r} has the same name as a source")
+    known = set(sources) | set(stages)
+    for node in stages.values():
+        for inp in node.inputs:
+            if inp not in known:
+                raise ConfigError(f"stage {node.name!r}: input {inp!r} is neither a source nor a stage "
+                                  f"(known: {sorted(known)})")
+    output = raw.get("output") or f"runs/{raw.get('name', 'pipeline')}"
+    output = str(output if "://" in str(output) or Path(output).is_absolute() else (base / output).resolve()) \
+        if not isinstance(source, dict) else str(output)
+    cfg = PipelineConfig(name=str(raw.get("name", "pipeline")), output=output, sources=sources,
+                         stages=stages, execution=_build(Execution, raw.get("execution") or {}, "execution"),
+                         raw=raw)
+    cfg.order()  # raises on cycles
+    return cfg
+
+
+def _stages_as_mapping(stages: Any) -> dict[str, dict]:
+    """A plain list is a chain: each item's input defaults to the previous item."""
+    if isinstance(stages, dict):
+        return {str(k): dict(v or {}) for k, v in stages.items()}
+    if not isinstance(stages, list):
+        raise ConfigError("'stages' must be a mapping of name -> stage or a list of stages")
+    out: dict[str, dict] = {}
+    previous = None
+    for i, item in enumerate(stages):
+        if not isinstance(item, dict) or "use" not in item:
+            raise ConfigError(f"stages[{i}]: each list item needs a 'use:' key")
+        item = dict(item)
+        name = str(item.pop("name", item["use"]))
+        if name in out:
+            raise ConfigError(f"stages[{i}]: name {name!r} used twice; give one a 'name:'")
+        if "input" not in item and "inputs" not in item and previous is not None:
+            item["input"] = previous
+        out[name] = item
+        previous = name
+    return out
+
+
+def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
+    registry = all_stages()
+    use = spec.get("use")
+    if use not in registry:
+        raise ConfigError(f"stage {name!r}: unknown 'use: {use}'; known stages: {sorted(registry)}")
+    if "input" in spec and "inputs" in spec:
+        raise ConfigError(f"stage {name!r}: give 'input' or 'inputs', not both")
+    if "inputs" in spec:
+        inputs = spec["inputs"]
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise ConfigError(f"stage {name!r}: 'inputs' must be a list of stage or source names")
+    elif "input" in spec:
+        inputs = [spec["input"]]
+    elif len(sources) == 1:
+        inputs = list(sources)
+    else:
+        raise ConfigError(f"stage {name!r}: missing 'input' (several sources exist: {sorted(sources)})")
+    fields = {k: v for k, v in spec.items() if k not in EDGE_KEYS}
+    stage = _build(registry[use], fields, f"stage {name!r} (use: {use})")
+    return StageNode(name=name, stage=stage, inputs=[str(i) for i in inputs])
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. stages.near.threshold=0.85")
+    key, value = item.split("=", 1)
+    parts = key.split(".")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value
+    node = raw
+    for p in parts[:-1]:
+        if p not in node or not isinstance(node[p], dict):
+            if parts[0] == "stages" and p not in node:
+                raise ConfigError(f"--set {key}: no stage {p!r} (stages: {sorted(raw.get('stages', {}))})")
+            node = node.setdefault(p, {})
+        else:
+            node = node[p]
+    node[parts[-1]] = parsed

@@ -1,0 +1,215 @@
+"""Runs a validated pipeline on a Dask client, stage by stage in topological order.
+
+Map and filter stages with one input, whose input feeds nothing else, are fused into one
+task per partition. Global stages get their inputs as ``Partitions`` and plan their own
+shuffles and reductions. Every stage's outputs are keyed by a hash of (stage config, version,
+input keys): a finished stage is skipped, a finished partition of an unfinished stage is
+kept, a changed stage re-runs with its descendants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+from datamill import __version__
+from datamill.pipeline import rundir
+from datamill.pipeline.config import PipelineConfig
+from datamill.pipeline.partitions import Partitions, PlanContext, Value
+from datamill.pipeline.progress import Progress
+from datamill.pipeline.sources import fingerprint, list_files, plan_source
+from datamill.pipeline.stats import merge
+from datamill.pipeline.tasks import StageJob, finish_global_task, source_chain_task, stage_chain_task
+
+log = logging.getLogger(__name__)
+
+
+class Executor:
+    def __init__(self, cfg: PipelineConfig, client, progress: Progress):
+        self.cfg, self.client, self.progress = cfg, client, progress
+        self.out = cfg.output.rstrip("/")
+        self.keys: dict[str, str] = {}
+        self.parts: dict[str, int] = {}
+        self.stats: dict[str, dict] = {}
+        self.samples = cfg.execution.rejected_samples
+
+    def dir(self, name: str) -> str:
+        return f"{self.out}/{name}"
+
+    # -- planning -------------------------------------------------------------------------
+    def chains(self) -> list[list[str]]:
+        """Group names into fused chains; a global stage is a chain of its own."""
+        chains: list[list[str]] = []
+        tail_of: dict[str, list[str]] = {}
+        for name in self.cfg.order():
+            node = self.cfg.stages.get(name)
+            if node is not None and node.stage.kind != "global" and len(node.inputs) == 1:
+                parent = node.inputs[0]
+                parent_node = self.cfg.stages.get(parent)
+                fusable = parent in tail_of and len(self.cfg.consumers(parent)) == 1 and \
+                    (parent_node is None or parent_node.stage.kind != "global")
+                if fusable:
+                    chain = tail_of.pop(parent)
+                    chain.append(name)
+                    tail_of[name] = chain
+                    continue
+            chain = [name]
+            chains.append(chain)
+            if node is None or node.stage.kind != "global":
+                tail_of[name] = chain
+        return chains
+
+    def stage_key(self, name: str) -> str:
+        node = self.cfg.stages[name]
+        ex = self.cfg.execution
+        return rundir.cache_key("stage", node.stage.use, node.stage.version, node.stage.config(),
+                                [self.keys[i] for i in node.inputs], ex.rejected_samples)
+
+    def job(self, name: str) -> StageJob:
+        stage = self.cfg.stages[name].stage if name in self.cfg.stages else None
+        return StageJob(name, stage, self.keys[name], self.dir(name))
+
+    # -- running --------------------------------------------------------------------------
+    def run(self) -> dict[str, dict]:
+        for chain in self.chains():
+            started = time.perf_counter()
+            head = chain[0]
+            if head in self.cfg.sources:
+                self._run_source_chain(chain)
+            elif self.cfg.stages[head].stage.kind == "global":
+                self._run_global(head)
+            else:
+                self._run_stage_chain(chain)
+            log.debug("chain %s took %.1fs", chain, time.perf_counter() - started)
+        return self.stats
+
+    def _finish(self, name: str, part_stats: list[dict], seconds: float, extra: dict | None = None,
+                rows_in: int | None = None) -> None:
+        stats = merge(part_stats)
+        node = self.cfg.stages.get(name)
+        stats.update(name=name, use=node.stage.use if node else "read",
+                     inputs=node.inputs if node else [], task_seconds=stats["seconds"], seconds=seconds)
+        if rows_in is not None:
+            stats["rows_in"] = rows_in
+        if extra:
+            stats["extra"] = extra
+        rundir.write_success(self.dir(name), self.keys[name], len(part_stats), stats)
+        self.stats[name] = stats
+        self.parts[name] = len(part_stats)
+        rundir.append_event(self.out, {"event": "stage_done", "stage": name, "rows_out": stats["rows_out"],
+                                       "seconds": round(seconds, 3), "time": time.time()})
+
+    def _skip_if_done(self, name: str) -> bool:
+        done = rundir.completed(self.dir(name), self.keys[name])
+        if not done:
+            return False
+        self.parts[name] = done["parts"]
+        self.stats[name] = rundir.read_json(f"{self.dir(name)}/_stats.json")
+        self.progress.skipped(name, done["parts"])
+        rundir.append_event(self.out, {"event": "stage_cached", "stage": name, "time": time.time()})
+        return True
+
+    def _run_source_chain(self, chain: list[str]) -> None:
+        src = self.cfg.sources[chain[0]]
+        files = list_files(src) if src.format not in ("hf", "python_docs") else []
+        ex = self.cfg.execution
+        source_fields = dataclasses.asdict(src)
+        source_fields.pop("on_error")  # how bad rows are handled never changes kept rows
+        self.keys[src.name] = rundir.cache_key(
+            "source", source_fields, fingerprint(src, files) if files else src.path,
+            ex.partition_rows, ex.partition_bytes, ex.rejected_samples, __version__)
+        for name in chain[1:]:
+            self.keys[name] = self.stage_key(name)
+        if self._skip_if_done(src.name):
+            if len(chain) > 1:
+                self._run_stage_chain(chain[1:])
+            return
+        started = time.perf_counter()
+        chunks = plan_source(src, files, ex.partition_rows, ex.partition_bytes,
+                             lambda fn, items: self.client.gather(self.client.map(fn, items, pure=False)))
+        jobs = [self.job(n) for n in chain]
+        for job in jobs:
+            rundir.prepare_stage_dir(job.dir, job.key)
+            rundir.clean_temp_files(job.dir)
+        todo = self._untrusted(jobs, len(chunks))
+        futures = {i: self.client.submit(source_chain_task, i, src, chunks[i], jobs[0], jobs[1:], self.samples,
+                                         key=f"read-{src.name}-{self.keys[src.name]}-{i}", retries=2)
+                   for i in todo}
+        per_part = self._collect(chain, jobs, futures, len(chunks))
+        self._finish_chain(chain, per_part, started)
+
+    def _run_stage_chain(self, chain: list[str]) -> None:
+        for name in chain:
+            self.keys.setdefault(name, self.stage_key(name))
+        while chain and self._skip_if_done(chain[0]):
+            chain = chain[1:]
+        if not chain:
+            return
+        started = time.perf_counter()
+        parent = self.cfg.stages[chain[0]].inputs[0]
+        n = self.parts[parent]
+        jobs = [self.job(name) for name in chain]
+        for job in jobs:
+            rundir.prepare_stage_dir(job.dir, job.key)
+            rundir.clean_temp_files(job.dir)
+        todo = self._untrusted(jobs, n)
+        futures = {i: self.client.submit(stage_chain_task, i, self.dir(parent), jobs, self.samples,
+                                         key=f"chain-{chain[0]}-{jobs[0].key}-{i}", retries=2)
+                   for i in todo}
+        per_part = self._collect(chain, jobs, futures, n)
+        self._finish_chain(chain, per_part, started)
+
+    def _untrusted(self, jobs: list[StageJob], n: int) -> list[int]:
+        trusted = set(range(n))
+        for job in jobs:
+            trusted &= rundir.trusted_parts(job.dir, job.key, n)
+        if trusted:
+            log.info("%s: reusing %d of %d finished partitions", jobs[0].name, len(trusted), n)
+        return [i for i in range(n) if i not in trusted]
+
+    def _collect(self, chain, jobs, futures: dict, n: int) -> list[list[dict]]:
+        """Per partition, the list of per-stage stats (read back from disk for reused partitions)."""
+        results: dict[int, list[dict]] = {}
+        self.progress.start(chain[0] if len(chain) == 1 else f"{chain[0]}..{chain[-1]}", n, n - len(futures))
+        from distributed import as_completed
+
+        for future in as_completed(list(futures.values())):
+            i = int(future.key.rsplit("-", 1)[1])
+            results[i] = future.result()
+            self.progress.advance()
+        self.progress.stop()
+        for i in range(n):
+            if i not in results:
+                results[i] = [rundir.read_json(rundir.part_path(j.dir, i, "stats.json")) for j in jobs]
+        return [results[i] for i in range(n)]
+
+    def _finish_chain(self, chain: list[str], per_part: list[list[dict]], started: float) -> None:
+        seconds = time.perf_counter() - started
+        for k, name in enumerate(chain):
+            self._finish(name, [p[k] for p in per_part], seconds)
+
+    def _run_global(self, name: str) -> None:
+        node = self.cfg.stages[name]
+        self.keys[name] = self.stage_key(name)
+        if self._skip_if_done(name):
+            return
+        started = time.perf_counter()
+        job = self.job(name)
+        rundir.prepare_stage_dir(job.dir, job.key)
+        rundir.clean_temp_files(job.dir)
+        inputs = []
+        for inp in node.inputs:
+            futures = [self.client.submit(rundir.read_partition, self.dir(inp), i,
+                                          key=f"load-{inp}-{self.keys[inp]}-{name}-{i}")
+                       for i in range(self.parts[inp])]
+            inputs.append(Partitions(self.client, futures, name=inp))
+        ctx = PlanContext(stage_name=name, stage_dir=job.dir, client=self.client)
+        self.progress.start(name, 1, 0)
+        out = node.stage.plan(ctx, *inputs)
+        part_stats = out.map_indexed(finish_global_task, job, self.samples).gather()
+        self.progress.advance()
+        self.progress.stop()
+        extra = {k: v.result() if isinstance(v, Value) else v for k, v in ctx.extra_stats.items()}
+        rows_in = sum(self.stats[i]["rows_out"] for i in node.inputs)
+        self._finish(name, part_stats, time.perf_counter() - started, extra, rows_in=rows_in)

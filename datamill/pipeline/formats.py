@@ -1,0 +1,206 @@
+"""Per-format readers: one chunk of one source -> a document table, bad records counted."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+
+import fsspec
+import pyarrow as pa
+
+from datamill.pipeline.sources import BadRecords, Chunk, SourceConfig, doc_table, stable_id
+
+
+def _record(cfg: SourceConfig, obj: dict, path: str, row: int, bad: BadRecords, raw) -> dict | None:
+    """Map one input record onto id/text/url/meta, or count it as bad and return None."""
+    line = row + 1
+    if cfg.html_field:
+        html = obj.get(cfg.html_field)
+        if not isinstance(html, str):
+            bad.add(path, line, "missing_html", f"field {cfg.html_field!r} missing or not a string", raw)
+            return None
+        from datamill.pipeline.io.html import html_to_text
+
+        text = html_to_text(html, url=obj.get(cfg.url_field))
+        if not text:
+            bad.add(path, line, "empty_after_extraction", "no main text in the HTML", raw)
+            return None
+    else:
+        text = obj.get(cfg.text_field)
+        if not isinstance(text, str):
+            reason = "missing_text" if text is None else "wrong_type"
+            bad.add(path, line, reason, f"field {cfg.text_field!r} is {type(text).__name__}, not a string", raw)
+            return None
+    doc_id = obj.get(cfg.id_field)
+    url = obj.get(cfg.url_field)
+    skip = {cfg.text_field, cfg.id_field, cfg.url_field, cfg.html_field}
+    return {"id": str(doc_id) if doc_id not in (None, "") else stable_id(cfg, path, row),
+            "text": text, "url": url if isinstance(url, str) else None,
+            "meta": {k: v for k, v in obj.items() if k not in skip} or None}
+
+
+def read_jsonl(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
+    rows = []
+    with fsspec.open(chunk.path, "rb", compression="infer") as f:
+        if chunk.byte_offset >= 0:
+            f.seek(chunk.byte_offset)
+            lines = islice(f, chunk.count)
+        else:
+            lines = islice(f, chunk.start, chunk.start + chunk.count)
+        for row, raw in enumerate(lines, start=chunk.start):
+            if not raw.strip():
+                bad.add(chunk.path, row + 1, "empty_line", "blank line", raw)
+                continue
+            if len(raw) > cfg.max_doc_bytes:
+                bad.add(chunk.path, row + 1, "too_large", f"{len(raw)} bytes > max_doc_bytes", raw[:2000])
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                bad.add(chunk.path, row + 1, "invalid_utf8", str(e), raw)
+                continue
+            except json.JSONDecodeError as e:
+                bad.add(chunk.path, row + 1, "malformed_json", str(e), raw)
+                continue
+            if not isinstance(obj, dict):
+                bad.add(chunk.path, row + 1, "malformed_json", f"a JSON {type(obj).__name__}, not an object", raw)
+                continue
+            rec = _record(cfg, obj, chunk.path, row, bad, raw)
+            if rec is not None:
+                rows.append(rec)
+    return doc_table(cfg, rows)
+
+
+def read_parquet(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
+    """Parquet keeps its own columns; only id/text/url are renamed onto the document schema."""
+    import pyarrow.parquet as pq
+
+    with fsspec.open(chunk.path, "rb") as f:
+        pf = pq.ParquetFile(f)
+        starts, seen = [], 0
+        for g in range(pf.metadata.num_row_groups):
+            starts.append(seen)
+            seen += pf.metadata.row_group(g).num_rows
+        end = chunk.start + chunk.count
+        groups = [g for g, s in enumerate(starts)
+                  if s < end and s + pf.metadata.row_group(g).num_rows > chunk.start]
+        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+    offset = chunk.start - (starts[groups[0]] if groups else 0)
+    table = table.slice(offset, chunk.count)
+    if cfg.text_field not in table.column_names:
+        bad.add(chunk.path, 0, "missing_text", f"no column {cfg.text_field!r} (columns: {table.column_names})")
+        return doc_table(cfg, [])
+    ids = table.column(cfg.id_field).to_pylist() if cfg.id_field in table.column_names else [None] * len(table)
+    ids = [str(v) if v not in (None, "") else stable_id(cfg, chunk.path, chunk.start + i) for i, v in enumerate(ids)]
+    texts = table.column(cfg.text_field)
+    keep = [i for i, t in enumerate(texts.to_pylist()) if isinstance(t, str)]
+    for i in set(range(len(table))) - set(keep):
+        bad.add(chunk.path, chunk.start + i + 1, "missing_text", f"null {cfg.text_field!r}")
+    rest = table.drop_columns([c for c in (cfg.text_field, cfg.id_field, cfg.url_field) if c in table.column_names]
+                              + [c for c in ("id", "text", "url", "source") if c in table.column_names])
+    url = table.column(cfg.url_field).cast(pa.string()) if cfg.url_field in table.column_names else \
+        pa.nulls(len(table), pa.string())
+    out = pa.table({"id": pa.array(ids, pa.string()), "text": texts.cast(pa.string()), "url": url,
+                    "source": pa.array([cfg.source_label] * len(table), pa.string())})
+    for name in rest.column_names:
+        out = out.append_column(name, rest.column(name))
+    return out.take(keep) if len(keep) < len(table) else out
+
+
+def read_text(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
+    rows = []
+    for path in chunk.files:
+        with fsspec.open(path, "rb", compression="infer") as f:
+            raw = f.read()
+        if len(raw) > cfg.max_doc_bytes:
+            bad.add(path, 0, "too_large", f"{len(raw)} bytes > max_doc_bytes", raw[:2000])
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad.add(path, 0, "invalid_utf8", str(e), raw[:2000])
+            continue
+        rows.append({"id": stable_id(cfg, path, 0), "text": text, "url": None, "meta": None})
+    return doc_table(cfg, rows)
+
+
+def _warc_responses(path: str):
+    from warcio.archiveiterator import ArchiveIterator
+
+    with fsspec.open(path, "rb") as f:
+        for record in ArchiveIterator(f):
+            if record.rec_type == "response":
+                yield record
+
+
+def count_warc_records(path: str) -> tuple[int, str]:
+    n = 0
+    try:
+        for record in _warc_responses(path):
+            record.content_stream().read()
+            n += 1
+    except Exception as e:  # truncated archive: keep the complete records before it
+        return n, f"truncated or corrupt after record {n}: {type(e).__name__}: {e}"
+    return n, ""
+
+
+def read_warc(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
+    from datamill.pipeline.io.html import html_to_text
+
+    rows = []
+    for i, record in enumerate(islice(_warc_responses(chunk.path), chunk.start, chunk.start + chunk.count),
+                               start=chunk.start):
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        ctype = (record.http_headers.get_header("Content-Type") or "") if record.http_headers else ""
+        body = record.content_stream().read()
+        if "html" not in ctype.lower() and not body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
+            bad.add(chunk.path, i + 1, "not_html", f"Content-Type {ctype!r} ({url})")
+            continue
+        text = html_to_text(body, url=url)
+        if not text:
+            bad.add(chunk.path, i + 1, "empty_after_extraction", f"no main text ({url})")
+            continue
+        rec_id = record.rec_headers.get_header("WARC-Record-ID") or stable_id(cfg, chunk.path, i)
+        rows.append({"id": rec_id.strip("<>"), "text": text, "url": url,
+                     "meta": {"warc_date": record.rec_headers.get_header("WARC-Date")}})
+    return doc_table(cfg, rows)
+
+
+def _hf_dataset(cfg: SourceConfig):
+    import datasets
+    from pathlib import Path
+
+    path = Path(cfg.path)
+    if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()):
+        ds = datasets.load_from_disk(str(path))
+        return ds[cfg.split] if isinstance(ds, datasets.DatasetDict) else ds
+    suffix = cfg.path.rsplit(".", 1)[-1]
+    builder = {"jsonl": "json", "json": "json", "parquet": "parquet", "csv": "csv"}.get(suffix)
+    if builder:
+        return datasets.load_dataset(builder, data_files=cfg.path, split=cfg.split)
+    return datasets.load_dataset(cfg.path, split=cfg.split)
+
+
+def count_rows(cfg: SourceConfig) -> int:
+    if cfg.format == "python_docs":
+        from datamill.pipeline.pydocs import python_docs
+
+        return len(python_docs())
+    return len(_hf_dataset(cfg))
+
+
+def read_hf(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
+    ds = _hf_dataset(cfg).select(range(chunk.start, chunk.start + chunk.count))
+    rows = []
+    for i, obj in enumerate(ds, start=chunk.start):
+        rec = _record(cfg, obj, cfg.path, i, bad, "")
+        if rec is not None:
+            rows.append(rec)
+    return doc_table(cfg, rows)
+
+
+def read_python_docs(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
+    from datamill.pipeline.pydocs import python_docs
+
+    docs = python_docs()[chunk.start:chunk.start + chunk.count]
+    return doc_table(cfg, [{"id": d["id"], "text": d["text"], "url": d["url"], "meta": None} for d in docs])

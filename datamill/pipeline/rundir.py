@@ -1,0 +1,131 @@
+"""The run directory: atomic writes, cache keys, and which partitions a later run may trust.
+
+Layout per stage (DESIGN.md §5): ``part-NNNNN.parquet``, ``part-NNNNN.stats.json`` (written
+last: a partition is trusted only when its stats file exists and carries the stage's key),
+``_rejected/part-NNNNN.parquet``, ``_stats.json``, ``_KEY``, ``_SUCCESS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def cache_key(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _fs(path: str):
+    return fsspec.core.url_to_fs(path)[0]
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    fs = _fs(path)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with fs.open(tmp, "wb") as f:
+        f.write(data)
+    fs.mv(tmp, path)
+
+
+def atomic_write_json(path: str, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+
+def atomic_write_table(path: str, table: pa.Table) -> None:
+    fs = _fs(path)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with fs.open(tmp, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
+    fs.mv(tmp, path)
+
+
+def read_json(path: str) -> Any | None:
+    fs = _fs(path)
+    try:
+        with fs.open(path, "rb") as f:
+            return json.loads(f.read())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def part_path(stage_dir: str, i: int, suffix: str = "parquet") -> str:
+    return f"{stage_dir}/part-{i:05d}.{suffix}"
+
+
+def rejected_path(stage_dir: str, i: int) -> str:
+    return f"{stage_dir}/_rejected/part-{i:05d}.parquet"
+
+
+def prepare_stage_dir(stage_dir: str, key: str) -> None:
+    """Start (or resume) a stage: a dir holding another key's outputs is cleared first."""
+    fs = _fs(stage_dir)
+    old = read_json(f"{stage_dir}/_KEY")
+    if fs.exists(stage_dir) and (old or {}).get("key") != key:
+        fs.rm(stage_dir, recursive=True)
+    fs.makedirs(f"{stage_dir}/_rejected", exist_ok=True)
+    if (old or {}).get("key") != key:
+        atomic_write_json(f"{stage_dir}/_KEY", {"key": key})
+
+
+def completed(stage_dir: str, key: str) -> dict | None:
+    """The stage's ``_SUCCESS`` record if it finished with this key."""
+    done = read_json(f"{stage_dir}/_SUCCESS")
+    return done if done and done.get("key") == key else None
+
+
+def trusted_parts(stage_dir: str, key: str, n: int) -> set[int]:
+    """Partitions that finished with this key (stats file written after the data)."""
+    fs = _fs(stage_dir)
+    if not fs.exists(stage_dir):
+        return set()
+    names = {p.rsplit("/", 1)[-1] for p in fs.ls(stage_dir, detail=False)}
+    out = set()
+    for i in range(n):
+        if f"part-{i:05d}.stats.json" in names and f"part-{i:05d}.parquet" in names:
+            stats = read_json(part_path(stage_dir, i, "stats.json"))
+            if stats and stats.get("key") == key:
+                out.add(i)
+    return out
+
+
+def clean_temp_files(stage_dir: str) -> None:
+    """Leftovers of a killed writer are never read, but are removed so they do not pile up."""
+    fs = _fs(stage_dir)
+    if fs.exists(stage_dir):
+        for p in fs.find(stage_dir):
+            if ".tmp-" in p.rsplit("/", 1)[-1]:
+                fs.rm(p)
+
+
+def write_partition(stage_dir: str, i: int, key: str, table: pa.Table, rejected: pa.Table | None,
+                    stats: dict) -> None:
+    if rejected is not None and rejected.num_rows:
+        atomic_write_table(rejected_path(stage_dir, i), rejected)
+    atomic_write_table(part_path(stage_dir, i), table)
+    atomic_write_json(part_path(stage_dir, i, "stats.json"), {**stats, "key": key})
+
+
+def read_partition(stage_dir: str, i: int) -> pa.Table:
+    with _fs(stage_dir).open(part_path(stage_dir, i), "rb") as f:
+        return pq.read_table(f)
+
+
+def write_success(stage_dir: str, key: str, n_parts: int, stats: dict) -> None:
+    atomic_write_json(f"{stage_dir}/_stats.json", stats)
+    atomic_write_json(f"{stage_dir}/_SUCCESS", {"key": key, "parts": n_parts})
+
+
+def append_event(output: str, event: dict) -> None:
+    if "://" in output:
+        return  # object stores have no append; events are a local convenience
+    os.makedirs(output, exist_ok=True)
+    with open(f"{output}/events.jsonl", "a") as f:
+        f.write(json.dumps(event, default=str) + "\n")

@@ -1,0 +1,44 @@
+"""``length_filter``: drop documents outside character / word bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datamill.stages.base import Filter, register, set_column
+
+
+@register("length_filter")
+@dataclass(frozen=True)
+class LengthFilter(Filter):
+    min_chars: int = 1  # empty documents carry nothing
+    max_chars: int = 10_000_000  # larger is almost always a dump, not a document
+    min_words: int = 0
+    max_words: int = 2_000_000
+    mode: str = "drop"  # drop | annotate
+
+    reads = ("text",)
+    writes = ("num_chars", "num_words")
+
+    def __post_init__(self):
+        if self.mode not in ("drop", "annotate"):
+            raise ValueError("key 'mode' must be 'drop' or 'annotate'")
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = table.column("text")
+        table = set_column(table, "num_chars", pc.utf8_length(text).cast(pa.int64()))
+        words = pc.list_value_length(pc.utf8_split_whitespace(text)).cast(pa.int64())
+        return set_column(table, "num_words", words)
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        chars = table.column("num_chars").to_numpy()
+        words = table.column("num_words").to_numpy()
+        out = [None] * table.num_rows
+        for rule, mask in (("too_short", chars < self.min_chars), ("too_long", chars > self.max_chars),
+                           ("too_few_words", words < self.min_words), ("too_many_words", words > self.max_words)):
+            for i in mask.nonzero()[0]:
+                if out[i] is None:
+                    out[i] = rule
+        return pa.array(out, pa.string())
