@@ -1,0 +1,334 @@
+"""MinHash signatures of whole batches of documents, vectorised with pyarrow and numpy.
+
+Per batch: normalise the text (pyarrow.compute regexes) -> find token boundaries in the UTF-8
+bytes (words: runs of non-whitespace bytes; chars: UTF-8 code points) -> hash every token with
+a polynomial hash over its bytes computed from prefix sums (content-defined, so a token hashes
+the same in any batch) -> hash each n-gram of tokens as a keyed sum of its token hashes ->
+permute with datasketch 2.0's default "affine32" scheme, ``a*h + b mod 2^32`` with odd ``a``
+drawn like datasketch from ``RandomState(seed)`` -> per-document minimum.
+
+``hash="datasketch"`` replaces the vectorised shingle hash by datasketch's own (sha1 of the
+shingle bytes, words joined by one space) and reproduces ``datasketch.MinHash(num_perm, seed)``
+hash values bit for bit for the shingles that :func:`shingles` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+HASHES = ("fast", "datasketch")
+SHINGLES = ("word", "char")
+MAX32 = np.uint32(0xFFFFFFFF)  # the signature of a document with no shingles (as datasketch)
+
+_P = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: odd, so invertible mod 2^64
+_P_INV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace bytes
+_ASCII_PUNCT = np.zeros(256, dtype=bool)
+_ASCII_PUNCT[[c for c in range(33, 127) if not chr(c).isalnum()]] = True  # ASCII P* and S*
+_UNICODE_SPACE = r"[\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
+_BLOCK = 1 << 20  # shingle x permutation values materialised at once (4 MiB of uint32)
+
+
+def normalize(texts, *, lowercase: bool = True, punctuation: bool = True, digits: bool = True,
+              whitespace: bool = True) -> pa.Array:
+    """FineWeb/datatrove-style text normalisation, vectorised: lowercase, drop punctuation and
+    symbols (Unicode P* and S*), map each run of digits (Nd) to ``0``, collapse whitespace runs to
+    one space and strip. Whitespace is ASCII ``\\t\\n\\v\\f\\r`` and space, U+0085 and Unicode Z*."""
+    arr = _as_string_array(texts)
+    if lowercase:
+        arr = pc.utf8_lower(arr)
+    if punctuation:
+        # ASCII punctuation is most of the matches and a regex replace costs per match:
+        # delete it with a byte mask first, leaving the (rare) non-ASCII matches to RE2.
+        arr = _drop_bytes(arr, _ASCII_PUNCT)
+        arr = pc.replace_substring_regex(arr, r"[\p{P}\p{S}]+", "")
+    if digits:
+        arr = pc.replace_substring_regex(arr, r"\p{Nd}+", "0")
+    arr = pc.replace_substring_regex(arr, _UNICODE_SPACE, " ")  # then whitespace is ASCII only
+    if whitespace:
+        arr = _collapse_spaces(arr)
+    return arr
+
+
+def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "word", seed: int = 1,
+               hash: str = "fast", lowercase: bool = True, punctuation: bool = True,
+               digits: bool = True, whitespace: bool = True) -> np.ndarray:
+    """MinHash signatures, ``(len(texts), num_perm)`` uint32. A document with fewer than
+    ``ngram`` tokens is one shingle; a document with no tokens gets all ``0xFFFFFFFF``."""
+    _check(num_perm, ngram, shingle, hash)
+    norm = normalize(texts, lowercase=lowercase, punctuation=punctuation, digits=digits,
+                     whitespace=whitespace)
+    data, doc_tok, starts, ends = _tokens(norm, shingle)
+    if hash == "fast":
+        values, doc_sh = _fast_shingle_hashes(data, doc_tok, starts, ends, ngram)
+        a, b = permutations(num_perm, seed)
+        return permute_min(values, doc_sh, a, b)
+    return _datasketch_signatures(data, doc_tok, starts, ends, ngram, shingle, num_perm, seed)
+
+
+def shingles(texts, *, ngram: int = 5, shingle: str = "word", lowercase: bool = True,
+             punctuation: bool = True, digits: bool = True, whitespace: bool = True) -> list[list[bytes]]:
+    """The shingles ``signatures`` hashes, as bytes (word n-grams joined by one space), per
+    document: feed them to ``datasketch.MinHash.update_batch`` or use them for exact Jaccard."""
+    _check(1, ngram, shingle, "fast")
+    norm = normalize(texts, lowercase=lowercase, punctuation=punctuation, digits=digits,
+                     whitespace=whitespace)
+    data, doc_tok, starts, ends = _tokens(norm, shingle)
+    return _shingle_bytes(data, doc_tok, starts, ends, ngram, shingle)
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` uint32 exactly as ``datasketch.MinHash(num_perm, seed, scheme="affine32")``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def permute_min(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``min over shingles of (a*h + b)`` per document, wrapping in ``a``'s dtype.
+
+    values: (S,) premixed shingle hashes; offsets: (n+1,) shingle offsets per document.
+    A segmented min with ``np.minimum.reduceat`` is ~4x slower than a per-document
+    ``min(axis=0)`` over a cache-sized block, hence the loop.
+    """
+    n, num_perm = len(offsets) - 1, len(a)
+    out = np.full((n, num_perm), np.iinfo(a.dtype).max, dtype=a.dtype)
+    values = values.astype(a.dtype, copy=False)
+    pstep = min(num_perm, 1024)  # very long signatures (Lee et al.'s 9,000) go in chunks
+    step = max(1, _BLOCK // pstep)
+    for p0 in range(0, num_perm, pstep):
+        pa_, pb_ = a[p0:p0 + pstep], b[p0:p0 + pstep]
+        buf = np.empty((min(step, max(len(values), 1)), len(pa_)), dtype=a.dtype)
+        for s0 in range(0, len(values), step):
+            s1 = min(s0 + step, len(values))
+            block = buf[: s1 - s0]
+            np.multiply(values[s0:s1, None], pa_, out=block)
+            block += pb_
+            d0 = int(np.searchsorted(offsets, s0, side="right")) - 1
+            d1 = int(np.searchsorted(offsets, s1, side="left"))
+            for d in range(d0, d1):
+                lo, hi = max(int(offsets[d]), s0), min(int(offsets[d + 1]), s1)
+                if hi > lo:
+                    row = out[d, p0:p0 + pstep]
+                    np.minimum(row, block[lo - s0:hi - s0].min(axis=0), out=row)
+    return out
+
+
+def to_lean_minhashes(sigs: np.ndarray, *, seed: int = 1, scheme: str = "affine32") -> list:
+    """datasketch ``LeanMinHash`` objects, for users who keep a datasketch LSH index. Only
+    compare them with signatures made by the same ``hash`` option (the shingle hash differs)."""
+    from datasketch import LeanMinHash
+
+    return [LeanMinHash(seed=seed, hashvalues=row, scheme=scheme) for row in sigs]
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, a bijection that spreads every input bit."""
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
+
+
+def _check(num_perm: int, ngram: int, shingle: str, hash: str) -> None:
+    if shingle not in SHINGLES:
+        raise ValueError(f"shingle must be one of {SHINGLES}, got {shingle!r}")
+    if hash not in HASHES:
+        raise ValueError(f"hash must be one of {HASHES}, got {hash!r}")
+    if ngram < 1 or num_perm < 1:
+        raise ValueError(f"ngram and num_perm must be >= 1, got ngram={ngram}, num_perm={num_perm}")
+
+
+def _as_string_array(texts) -> pa.Array:
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
+    elif not isinstance(texts, pa.Array):
+        texts = pa.array(texts if isinstance(texts, Sequence) else list(texts), type=pa.string())
+    if pa.types.is_string_view(texts.type):
+        texts = texts.cast(pa.large_string())
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        raise TypeError(f"texts must be strings, got {texts.type}")
+    return pc.fill_null(texts, "")
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-copy ``(data (B,) uint8, offsets (n+1,) int64 from 0)`` of a string array."""
+    n = len(arr)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset: arr.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    if n == 0:
+        return data[:0], np.zeros(1, dtype=np.int64)
+    return data[offsets[0]: offsets[-1]], offsets - offsets[0]
+
+
+def _from_buffers(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    large = len(data) >= 2**31 - 1
+    offsets = offsets.astype(np.int64 if large else np.int32)
+    typ = pa.large_string() if large else pa.string()
+    return pa.Array.from_buffers(typ, len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _compress(data: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> pa.Array:
+    kept = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    return _from_buffers(np.ascontiguousarray(data[keep]), kept[offsets])
+
+
+def _drop_bytes(arr: pa.Array, table: np.ndarray) -> pa.Array:
+    data, offsets = _buffers(arr)
+    return _compress(data, offsets, ~table[data])
+
+
+def _collapse_spaces(arr: pa.Array) -> pa.Array:
+    """Each whitespace run inside a document becomes one space; runs at either end vanish."""
+    data, offsets = _buffers(arr)
+    sp = _SPACE[data]
+    starts = np.zeros(len(data), dtype=bool)
+    starts[offsets[:-1][offsets[:-1] < len(data)]] = True
+    prev_word = np.concatenate([[False], ~sp[:-1]]) & ~starts
+    word_pos = np.flatnonzero(~sp)
+    last = np.searchsorted(word_pos, offsets[1:], side="left") - 1  # last non-space per doc
+    last_word = np.where(last >= 0, word_pos[np.maximum(last, 0)], -1)
+    before_last = np.arange(len(data)) < np.repeat(last_word, np.diff(offsets))
+    keep = ~sp | (prev_word & before_last)
+    data = np.where(sp, np.uint8(32), data)
+    return _compress(data, offsets, keep)
+
+
+def _tokens(arr: pa.Array, shingle: str):
+    """UTF-8 bytes of all documents and their tokens: ``data`` (B,) uint8, ``doc_tok`` (n+1,)
+    token offsets per document, ``starts``/``ends`` (T,) byte spans of the tokens."""
+    data, offsets = _buffers(arr)
+    first = np.zeros(len(data) + 1, dtype=bool)
+    first[offsets[:-1]] = True  # document starts
+    if shingle == "word":
+        word = ~_SPACE[data]
+        prev = np.concatenate([[False], word[:-1]]) & ~first[:-1]
+        nxt = np.concatenate([word[1:], [False]]) & ~first[1:]
+        starts = np.flatnonzero(word & ~prev)
+        ends = np.flatnonzero(word & ~nxt) + 1
+    else:
+        starts = np.flatnonzero((data & 0xC0) != 0x80)  # not a UTF-8 continuation byte
+        ends = np.append(starts[1:], len(data))
+        ends = np.minimum(ends, offsets[np.searchsorted(offsets, starts, side="right")])
+    doc_tok = np.searchsorted(starts, offsets, side="left")
+    return data, doc_tok, starts, ends
+
+
+_POWERS: dict[str, np.ndarray] = {}
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``P^k`` and ``P^-k`` mod 2^64 for k < n, cached per process (batches are bounded)."""
+    if len(_POWERS.get("p", ())) < n:
+        size = max(n, 1 << 20)
+        for key, base in (("p", _P), ("inv", _P_INV)):
+            arr = np.empty(size, dtype=np.uint64)
+            arr[0] = 1
+            np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=arr[1:])
+            _POWERS[key] = arr
+    return _POWERS["p"], _POWERS["inv"]
+
+
+def _token_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(T,) uint64: fmix64 of sum_k byte_k * P^k over each token's bytes, from prefix sums."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    hi = int(ends[-1])
+    powers, inv = _powers(hi + 1)
+    prefix = np.zeros(hi + 1, dtype=np.uint64)
+    np.cumsum(data[:hi].astype(np.uint64) * powers[:hi], out=prefix[1:])
+    h = (prefix[ends] - prefix[starts]) * inv[starts]
+    h ^= (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return fmix64(h)
+
+
+def _shingle_starts(doc_tok: np.ndarray, ngram: int):
+    """Start token of every shingle, the end (exclusive) of its document's tokens, and (n+1,)
+    shingle offsets per document. Fewer than ``ngram`` tokens make one short shingle."""
+    m = np.diff(doc_tok)
+    count = np.where(m >= ngram, m - ngram + 1, np.minimum(m, 1))
+    doc_sh = np.zeros(len(m) + 1, dtype=np.int64)
+    np.cumsum(count, out=doc_sh[1:])
+    first = np.repeat(doc_tok[:-1] - doc_sh[:-1], count)
+    start = np.arange(doc_sh[-1], dtype=np.int64) + first
+    limit = np.repeat(doc_tok[1:], count)
+    return start, limit, doc_sh
+
+
+def _fast_shingle_hashes(data, doc_tok, starts, ends, ngram: int):
+    """(S,) uint32 shingle hashes (top half of fmix64 of a keyed sum of token hashes)."""
+    tok = _token_hashes(data, starts, ends)
+    start, limit, doc_sh = _shingle_starts(doc_tok, ngram)
+    keys = np.random.RandomState(0x5EED).randint(0, 1 << 62, ngram, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    g = np.zeros(len(start), dtype=np.uint64)
+    last = max(len(tok) - 1, 0)
+    for j in range(ngram):
+        idx = start + j
+        g += np.where(idx < limit, tok[np.minimum(idx, last)] * keys[j], np.uint64(0))
+    return (fmix64(g) >> np.uint64(32)).astype(np.uint32), doc_sh
+
+
+def _shingle_bytes(data, doc_tok, starts, ends, ngram: int, shingle: str) -> list[list[bytes]]:
+    raw = data.tobytes()
+    sep = b" " if shingle == "word" else b""
+    out = []
+    for d in range(len(doc_tok) - 1):
+        t0, t1 = int(doc_tok[d]), int(doc_tok[d + 1])
+        toks = [raw[s:e] for s, e in zip(starts[t0:t1].tolist(), ends[t0:t1].tolist())]
+        if 0 < len(toks) < ngram:
+            out.append([sep.join(toks)])
+        else:
+            out.append([sep.join(toks[i:i + ngram]) for i in range(len(toks) - ngram + 1)])
+    return out
+
+
+def _datasketch_signatures(data, doc_tok, starts, ends, ngram, shingle, num_perm, seed) -> np.ndarray:
+    """datasketch's own hashing (sha1 -> scheme permutations), vectorised over the batch."""
+    import hashlib
+
+    from datasketch import MinHash
+
+    per_doc = _shingle_bytes(data, doc_tok, starts, ends, ngram, shingle)
+    offsets = np.zeros(len(per_doc) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in per_doc], out=offsets[1:])
+    digests = b"".join(hashlib.sha1(s).digest()[:4] for doc in per_doc for s in doc)
+    hv = np.frombuffer(digests, dtype="<u4").astype(np.uint32)  # == datasketch.sha1_hash32
+    ref = MinHash(num_perm=num_perm, seed=seed)
+    scheme = getattr(ref, "scheme", "legacy")
+    a, b = ref.permutations
+    if scheme == "affine32":
+        return permute_min(fmix32(hv), offsets, a.astype(np.uint32), b.astype(np.uint32))
+    if scheme != "legacy":
+        raise ValueError(f"hash='datasketch' supports datasketch's affine32 and legacy schemes, not {scheme!r}")
+    return _legacy_min(hv.astype(np.uint64), offsets, a, b)
+
+
+def _legacy_min(hv, offsets, a, b) -> np.ndarray:
+    """datasketch < 2.0: ``(a*h + b) % (2^61-1) & (2^32-1)`` in wrapping uint64, as datasketch."""
+    prime, mask = np.uint64((1 << 61) - 1), np.uint64(0xFFFFFFFF)
+    out = np.full((len(offsets) - 1, len(a)), mask, dtype=np.uint64)
+    for d in range(len(offsets) - 1):
+        s, e = offsets[d], offsets[d + 1]
+        if e > s:
+            out[d] = ((hv[s:e, None] * a + b) % prime & mask).min(axis=0)
+    return out

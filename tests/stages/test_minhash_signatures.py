@@ -1,0 +1,136 @@
+import json
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from datamill.stages import minhash as mh
+
+TEXTS = [
+    "Hello, World! The quick brown fox jumps over the lazy dog 123 times.",
+    "",
+    "one two",
+    "  Ünïcödé   text\twith\u00a0spaces and more words here, ok  ",
+    "hello world the quick brown fox jumps over the lazy dog 0 times",
+    "a,b 1,000 — “x”  ",
+    "   ",
+]
+
+
+def _clough(shared_data):
+    return [p.read_text(encoding="latin-1") for p in sorted((shared_data / "neardup-clough").glob("*.txt"))]
+
+
+def _window_pairs(shared_data, n=800, length=300, seed=0):
+    """Pairs of overlapping word windows of real prose: Jaccard spread over [0, 1]."""
+    with open(shared_data / "squality" / "v1-3_txt_dev.jsonl") as f:
+        words = " ".join(json.loads(line)["document"] for line in f).split()
+    rng = np.random.default_rng(seed)
+    a, b = [], []
+    for _ in range(n):
+        s, k = int(rng.integers(0, len(words) - 2 * length)), int(rng.integers(0, length))
+        a.append(" ".join(words[s:s + length]))
+        b.append(" ".join(words[s + k:s + k + length]))
+    return a, b
+
+
+def _jaccard(x, y):
+    x, y = set(x), set(y)
+    return len(x & y) / len(x | y) if x | y else 1.0
+
+
+def test_normalize_lowercases_strips_punctuation_collapses_digits_and_space():
+    out = mh.normalize(TEXTS).to_pylist()
+    assert out[0] == "hello world the quick brown fox jumps over the lazy dog 0 times"
+    assert out[3] == "ünïcödé text with spaces and more words here ok"
+    assert out[5] == "ab 0 x"
+    assert out[1] == out[6] == ""
+    raw = mh.normalize(TEXTS, lowercase=False, punctuation=False, digits=False, whitespace=False)
+    assert raw.to_pylist()[0] == TEXTS[0]
+
+
+def test_shingles_words_chars_and_short_documents():
+    words = mh.shingles(["a b c d e f", "a b", ""], ngram=5)
+    assert words == [[b"a b c d e", b"b c d e f"], [b"a b"], []]
+    chars = mh.shingles(["ab cd"], ngram=3, shingle="char")
+    assert chars == [[b"ab ", b"b c", b" cd"]]
+    assert mh.shingles(["éßx"], ngram=2, shingle="char") == [["éß".encode(), "ßx".encode()]]
+    assert mh.shingles(["é€x"], ngram=2, shingle="char") == [["éx".encode()]]  # € is a symbol
+
+
+@pytest.mark.parametrize("shingle,ngram", [("word", 5), ("char", 4)])
+def test_datasketch_mode_reproduces_datasketch_bit_for_bit(shared_data, shingle, ngram):
+    from datasketch import MinHash
+
+    texts = TEXTS + _clough(shared_data)[:12]
+    sigs = mh.signatures(texts, num_perm=64, ngram=ngram, shingle=shingle, seed=7, hash="datasketch")
+    for text_shingles, sig in zip(mh.shingles(texts, ngram=ngram, shingle=shingle), sigs):
+        ref = MinHash(num_perm=64, seed=7)
+        ref.update_batch(text_shingles)
+        assert ref.hashvalues.dtype == sig.dtype
+        np.testing.assert_array_equal(ref.hashvalues, sig)
+
+
+def test_estimates_match_exact_jaccard_on_real_text(shared_data):
+    a, b = _window_pairs(shared_data)
+    clough = _clough(shared_data)
+    csh = mh.shingles(clough)
+    pairs = [(i, j) for i, j in combinations(range(len(clough)), 2) if _jaccard(csh[i], csh[j]) >= 0.1]
+    a += [clough[i] for i, _ in pairs]
+    b += [clough[j] for _, j in pairs]
+    exact = np.array([_jaccard(x, y) for x, y in zip(mh.shingles(a), mh.shingles(b))])
+    assert exact.min() < 0.2 and exact.max() > 0.8  # the pairs cover the whole range
+    errors = {}
+    for hash in mh.HASHES:
+        est = (mh.signatures(a, hash=hash) == mh.signatures(b, hash=hash)).mean(axis=1)
+        errors[hash] = np.abs(est - exact).mean()
+        assert abs((est - exact).mean()) < 0.01, f"{hash}: biased estimate"
+    assert errors["fast"] <= 0.03, errors
+    assert errors["fast"] <= errors["datasketch"] + 0.005, errors
+
+
+def test_signatures_are_content_defined_not_batch_defined(shared_data):
+    texts = TEXTS + _clough(shared_data)
+    whole = mh.signatures(texts)
+    parts = np.concatenate([mh.signatures(texts[i:i + 7]) for i in range(0, len(texts), 7)])
+    np.testing.assert_array_equal(whole, parts)
+    np.testing.assert_array_equal(mh.signatures(texts[::-1]), whole[::-1])
+    assert not np.array_equal(mh.signatures(texts, seed=2), whole)
+    assert (whole[1] == mh.MAX32).all() and (whole[6] == mh.MAX32).all()  # no shingles
+
+
+def test_permute_min_blocks_and_permutation_chunks_match_direct_min(monkeypatch):
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 2**32, 1000, dtype=np.uint64).astype(np.uint32)
+    offsets = np.array([0, 0, 3, 400, 401, 1000])
+    a, b = mh.permutations(1500, seed=3)
+    monkeypatch.setattr(mh, "_BLOCK", 4096)  # many shingle blocks and permutation chunks
+    out = mh.permute_min(values, offsets, a, b)
+    assert (out[0] == mh.MAX32).all()
+    for d in range(1, 5):
+        v = values[offsets[d]:offsets[d + 1], None]
+        np.testing.assert_array_equal(out[d], (v * a + b).min(axis=0))
+
+
+def test_permutations_are_datasketchs_affine32():
+    from datasketch import MinHash
+
+    a, b = mh.permutations(32, seed=5)
+    ref = MinHash(num_perm=32, seed=5)
+    np.testing.assert_array_equal(ref.permutations[0], a)
+    np.testing.assert_array_equal(ref.permutations[1], b)
+
+
+def test_lean_minhash_conversion_keeps_values_and_similarity():
+    sigs = mh.signatures([TEXTS[0], TEXTS[4], TEXTS[3]], num_perm=64)
+    lean = mh.to_lean_minhashes(sigs)
+    np.testing.assert_array_equal(lean[0].hashvalues, sigs[0])
+    assert lean[0].jaccard(lean[1]) == 1.0
+    assert lean[0].jaccard(lean[2]) == pytest.approx((sigs[0] == sigs[2]).mean())
+
+
+def test_bad_options_name_the_option():
+    with pytest.raises(ValueError, match="shingle"):
+        mh.signatures(["x"], shingle="line")
+    with pytest.raises(ValueError, match="hash"):
+        mh.signatures(["x"], hash="md5")
