@@ -1,0 +1,49 @@
+"""What every heuristic rule set shares: a ``disable`` list and "first failing rule wins".
+
+A rule set's ``annotate`` writes one numeric column per measurement; its ``reasons`` turns
+the columns into one boolean "fails" mask per rule, in the paper's order, and the first
+enabled rule that fails names the removal reason of the row.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pyarrow as pa
+
+
+def check_rules(stage, rules: tuple[str, ...]) -> None:
+    """Validate ``mode`` and ``disable`` (called from ``__post_init__``); a YAML list is
+    accepted for ``disable`` and stored as a tuple so the frozen stage stays hashable."""
+    name = type(stage).use or type(stage).__name__
+    if stage.mode not in ("drop", "annotate"):
+        raise ValueError(f"{name}: mode must be 'drop' or 'annotate', got {stage.mode!r}")
+    disable = stage.disable
+    if isinstance(disable, str) or not isinstance(disable, (list, tuple)):
+        raise TypeError(f"{name}: disable must be a list of rule names, got {disable!r}")
+    unknown = [r for r in disable if r not in rules]
+    if unknown:
+        raise ValueError(f"{name}: unknown rule(s) {unknown} in disable; rules are {list(rules)}")
+    object.__setattr__(stage, "disable", tuple(disable))
+
+
+def column(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        raise KeyError(f"column {name!r} missing: run annotate() before reasons()")
+    return table.column(name).to_numpy()
+
+
+def first_reason(n_rows: int, disable: Iterable[str],
+                 fails: list[tuple[str, np.ndarray]]) -> pa.Array:
+    """One reason per row: the first enabled rule whose mask is True, else null (keep)."""
+    out = np.full(n_rows, None, dtype=object)
+    open_ = np.ones(n_rows, dtype=bool)
+    off = set(disable)
+    for name, failed in fails:
+        if name in off:
+            continue
+        hit = open_ & np.asarray(failed, dtype=bool)
+        out[hit] = name
+        open_ &= ~hit
+    return pa.array(out, type=pa.string())

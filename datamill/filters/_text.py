@@ -1,0 +1,102 @@
+"""Vectorised text measurements shared by the heuristic rule sets.
+
+Every function takes a whole column (one row per document) and works on flattened Arrow
+arrays of lines or words plus a ``parent`` index (row of each element), so a partition of
+thousands of documents costs a few ``pyarrow.compute`` kernels and ``numpy.bincount`` calls
+instead of a Python loop per document.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Characters trimmed from both ends of a whitespace token to get a "word" (ASCII punctuation
+# plus the typographic quotes, dashes and ellipsis common on the web). A token that is only
+# punctuation becomes empty and is not a word: Gopher's "non-symbol words".
+PUNCTUATION = string.punctuation + "…“”‘’«»„‚–—•·¡¿"
+
+
+def text_array(table: pa.Table, field: str = "text") -> pa.Array:
+    """The text column as one ``string`` array (nulls read as '')."""
+    if field not in table.column_names:
+        raise KeyError(f"column {field!r} not found (columns: {table.column_names})")
+    col = table.column(field)
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_large_string(col.type):
+        col = col.cast(pa.string())
+    return pc.fill_null(col, "")
+
+
+def flatten(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(values, parent row of each value) of a ListArray."""
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    return pc.list_flatten(lists), parent
+
+
+def per_row_sum(parent: np.ndarray, n_rows: int, weights=None) -> np.ndarray:
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+    return np.bincount(parent, weights=weights, minlength=n_rows)[:n_rows]
+
+
+def mask(arr) -> np.ndarray:
+    """A boolean Arrow array as a numpy bool array (null = False)."""
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+
+
+def lengths(arr: pa.Array) -> np.ndarray:
+    return pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def safe_div(num, den) -> np.ndarray:
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def lines(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Non-blank lines (split on '\\n', right-trimmed of whitespace such as '\\r') with their
+    parent rows. Blank lines are layout, not content: counting them would make every ratio
+    depend on whether paragraphs are separated by one newline or two."""
+    values, parent = flatten(pc.split_pattern(text, "\n"))
+    values = pc.utf8_rtrim_whitespace(values)
+    keep = pc.not_equal(pc.utf8_length(pc.utf8_ltrim_whitespace(values)), 0)
+    return pc.filter(values, keep), parent[mask(keep)]
+
+
+def words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Words with their parent rows: whitespace tokens with leading/trailing punctuation
+    trimmed, pure-punctuation tokens dropped (a tokenizer-free stand-in for NLTK's
+    ``word_tokenize`` as datatrove uses it: same word counts on prose, ~50x faster)."""
+    tokens, parent = flatten(pc.utf8_split_whitespace(text))
+    trimmed = pc.utf8_trim(tokens, PUNCTUATION)
+    keep = pc.not_equal(pc.utf8_length(trimmed), 0)
+    return pc.filter(trimmed, keep), parent[mask(keep)]
+
+
+def repeat_mask(values: pa.Array, parent: np.ndarray) -> np.ndarray:
+    """True where an element equals an earlier element of the same row (its repeats, not
+    its first occurrence), as Gopher/datatrove count duplicate lines and paragraphs."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    keys = parent.astype(np.int64) * (int(codes.max()) + 1) + codes
+    _, first = np.unique(keys, return_index=True)
+    out = np.ones(len(values), dtype=bool)
+    out[first] = False
+    return out
+
+
+def set_columns(table: pa.Table, values: dict) -> pa.Table:
+    """Append (or replace) columns, in the given order."""
+    for name, value in values.items():
+        arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else pa.array(value)
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, arr)
+        else:
+            table = table.append_column(name, arr)
+    return table

@@ -1,0 +1,82 @@
+"""FineWeb's custom quality rules (Penedo et al. 2024, "The FineWeb Datasets", §3.3; datatrove
+``FineWebQualityFilter`` defaults and comparisons).
+
+Lines are the non-blank lines of the text. Word counts for the list ratio approximate NLTK's
+``word_tokenize`` (which datatrove uses) by counting runs of word characters and runs of
+punctuation, so "Hello, world." is 4 tokens there and here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datamill.filters import _text
+from datamill.filters._rules import check_rules, column, first_reason
+from datamill.stages.base import Filter, register
+
+STOP_CHARS = (".", "'", '"', "!", "?")  # datatrove FineWebQualityFilter
+TOKEN = r"[\pL\pN_]+|[^\pL\pN_\s]+"
+COLUMNS = ("fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char_dup_ratio",
+           "fineweb_list_ratio")
+
+
+@register("fineweb_quality")
+@dataclasses.dataclass(frozen=True)
+class FineWebQualityFilter(Filter):
+    """Drop pages with few punctuated lines, mostly short lines, duplicated lines or list-like
+    layout; one removal reason per rule."""
+
+    RULES: ClassVar[tuple[str, ...]] = COLUMNS
+    version: ClassVar[str] = "1"
+    writes: ClassVar[tuple[str, ...]] = COLUMNS
+
+    line_punct_thr: float = 0.12  # FineWeb: drop if <= 12% of lines end in punctuation
+    line_punct_exclude_zero: bool = False  # datatrove default: a 0 ratio is also dropped
+    short_line_thr: float = 0.67  # FineWeb: drop if >= 67% of lines are short
+    short_line_length: int = 30  # FineWeb: "short" = at most 30 characters
+    char_duplicates_ratio: float = 0.01  # FineWeb: drop if >= 1% of chars are in duplicated lines
+    new_line_ratio: float = 0.3  # FineWeb: drop if newlines / words > 0.3
+    disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
+    mode: str = "drop"  # drop | annotate
+
+    def __post_init__(self):
+        check_rules(self, self.RULES)
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = _text.text_array(table)
+        n = len(text)
+        lines, parent = _text.lines(text)
+        n_lines = _text.per_row_sum(parent, n)
+        punct = np.zeros(len(lines), dtype=bool)
+        for c in STOP_CHARS:
+            punct |= _text.mask(pc.ends_with(lines, c))
+        line_len = _text.lengths(lines)
+        short = line_len <= self.short_line_length
+        dup = _text.repeat_mask(lines, parent)
+        body_chars = _text.lengths(text) - pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
+        tokens = pc.count_substring_regex(text, TOKEN).to_numpy(zero_copy_only=False)
+        values = {
+            "fineweb_line_punct_ratio": _text.safe_div(_text.per_row_sum(parent, n, punct), n_lines),
+            "fineweb_short_line_ratio": _text.safe_div(_text.per_row_sum(parent, n, short), n_lines),
+            "fineweb_char_dup_ratio": _text.safe_div(
+                _text.per_row_sum(parent, n, line_len * dup), body_chars),
+            "fineweb_list_ratio": _text.safe_div(np.maximum(n_lines - 1, 0), tokens),
+        }
+        return _text.set_columns(table, values)
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        punct = column(table, "fineweb_line_punct_ratio")
+        low_punct = punct <= self.line_punct_thr
+        if self.line_punct_exclude_zero:
+            low_punct &= punct != 0
+        return first_reason(table.num_rows, self.disable, [
+            ("fineweb_line_punct_ratio", low_punct),
+            ("fineweb_short_line_ratio", column(table, "fineweb_short_line_ratio") >= self.short_line_thr),
+            ("fineweb_char_dup_ratio", column(table, "fineweb_char_dup_ratio") >= self.char_duplicates_ratio),
+            ("fineweb_list_ratio", column(table, "fineweb_list_ratio") > self.new_line_ratio),
+        ])

@@ -1,0 +1,110 @@
+"""Gopher quality rules (Rae et al. 2021, "Scaling Language Models", App. A.1.1).
+
+Thresholds are the paper's, as datatrove's ``GopherQualityFilter`` defaults. Words are
+whitespace tokens with surrounding punctuation trimmed (``_text.words``); ratios over lines
+count non-blank lines only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datamill.filters import _text
+from datamill.filters._rules import check_rules, column, first_reason
+from datamill.stages.base import Filter, register
+
+STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # Gopher, App. A
+BULLETS = ("•", "-")  # METHODS.md §6.3: "lines starting with a bullet (• or -)"
+ELLIPSES = ("...", "…")
+
+COLUMNS = ("gopher_num_words", "gopher_mean_word_length", "gopher_hash_ratio",
+           "gopher_ellipsis_ratio", "gopher_bullet_line_ratio", "gopher_ellipsis_line_ratio",
+           "gopher_alpha_word_ratio", "gopher_num_stop_words")
+
+
+@register("gopher_quality")
+@dataclasses.dataclass(frozen=True)
+class GopherQualityFilter(Filter):
+    """Drop documents outside Gopher's word-count, word-length, symbol, bullet, ellipsis,
+    alphabetic-word and stop-word limits; one removal reason per rule."""
+
+    RULES: ClassVar[tuple[str, ...]] = (
+        "gopher_word_count", "gopher_mean_word_length", "gopher_hash_ratio",
+        "gopher_ellipsis_ratio", "gopher_bullet_lines", "gopher_ellipsis_lines",
+        "gopher_alpha_words", "gopher_stop_words")
+    version: ClassVar[str] = "1"
+    writes: ClassVar[tuple[str, ...]] = COLUMNS
+
+    min_words: int = 50  # Gopher App. A: 50 to 100,000 non-symbol words
+    max_words: int = 100_000  # Gopher App. A
+    min_mean_word_length: float = 3.0  # Gopher App. A: mean word length 3 to 10 characters
+    max_mean_word_length: float = 10.0  # Gopher App. A
+    max_hash_ratio: float = 0.1  # Gopher App. A: symbol-to-word ratio 0.1, '#' counted alone
+    max_ellipsis_ratio: float = 0.1  # Gopher App. A: same limit for '...'/'…'
+    max_bullet_lines: float = 0.9  # Gopher App. A: <= 90% of lines start with a bullet
+    max_ellipsis_lines: float = 0.3  # Gopher App. A: <= 30% of lines end with an ellipsis
+    min_alpha_words: float = 0.8  # Gopher App. A: >= 80% of words contain a letter
+    min_stop_words: int = 2  # Gopher App. A: >= 2 of {the, be, to, of, and, that, have, with}
+    disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
+    mode: str = "drop"  # drop | annotate
+
+    def __post_init__(self):
+        check_rules(self, self.RULES)
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = _text.text_array(table)
+        n = len(text)
+        words, w_parent = _text.words(text)
+        n_words = _text.per_row_sum(w_parent, n)
+        word_chars = _text.per_row_sum(w_parent, n, _text.lengths(words))
+        has_letter = _text.mask(pc.match_substring_regex(words, r"\pL"))
+        alpha_words = _text.per_row_sum(w_parent, n, has_letter)
+        stop = _text.mask(pc.is_in(pc.utf8_lower(words), pa.array(STOP_WORDS)))
+        stop_words = _text.per_row_sum(w_parent, n, stop)
+
+        hashes = pc.count_substring(text, "#").to_numpy(zero_copy_only=False)
+        ellipses = sum(pc.count_substring(text, e).to_numpy(zero_copy_only=False) for e in ELLIPSES)
+
+        lines, l_parent = _text.lines(text)
+        n_lines = _text.per_row_sum(l_parent, n)
+        stripped = pc.utf8_ltrim_whitespace(lines)
+        bullet = np.zeros(len(lines), dtype=bool)
+        for b in BULLETS:
+            bullet |= _text.mask(pc.starts_with(stripped, b))
+        ellipsis_end = np.zeros(len(lines), dtype=bool)
+        for e in ELLIPSES:
+            ellipsis_end |= _text.mask(pc.ends_with(lines, e))
+
+        values = {
+            "gopher_num_words": n_words.astype(np.int64),
+            "gopher_mean_word_length": _text.safe_div(word_chars, n_words),
+            "gopher_hash_ratio": _text.safe_div(hashes, n_words),
+            "gopher_ellipsis_ratio": _text.safe_div(ellipses, n_words),
+            "gopher_bullet_line_ratio": _text.safe_div(_text.per_row_sum(l_parent, n, bullet), n_lines),
+            "gopher_ellipsis_line_ratio": _text.safe_div(
+                _text.per_row_sum(l_parent, n, ellipsis_end), n_lines),
+            "gopher_alpha_word_ratio": _text.safe_div(alpha_words, n_words),
+            "gopher_num_stop_words": stop_words.astype(np.int64),
+        }
+        return _text.set_columns(table, values)
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        c = {name: column(table, name) for name in COLUMNS}
+        mean_len = c["gopher_mean_word_length"]
+        return first_reason(table.num_rows, self.disable, [
+            ("gopher_word_count",
+             (c["gopher_num_words"] < self.min_words) | (c["gopher_num_words"] > self.max_words)),
+            ("gopher_mean_word_length",
+             (mean_len < self.min_mean_word_length) | (mean_len > self.max_mean_word_length)),
+            ("gopher_hash_ratio", c["gopher_hash_ratio"] > self.max_hash_ratio),
+            ("gopher_ellipsis_ratio", c["gopher_ellipsis_ratio"] > self.max_ellipsis_ratio),
+            ("gopher_bullet_lines", c["gopher_bullet_line_ratio"] > self.max_bullet_lines),
+            ("gopher_ellipsis_lines", c["gopher_ellipsis_line_ratio"] > self.max_ellipsis_lines),
+            ("gopher_alpha_words", c["gopher_alpha_word_ratio"] < self.min_alpha_words),
+            ("gopher_stop_words", c["gopher_num_stop_words"] < self.min_stop_words),
+        ])

@@ -1,0 +1,146 @@
+"""Gopher repetition rules (Rae et al. 2021, App. A.1.1, Table A1).
+
+Duplicate lines/paragraphs count the repeats of an element (not its first occurrence), as
+datatrove does. N-gram measures follow the paper's wording as Dolma and RedPajama-v2 read it:
+"top n-gram" is the most frequent n-gram of the document (only if it occurs at least twice)
+times its length; "duplicate n-gram" marks every word covered by an n-gram occurring more
+than once, counting overlapping words once. Both are fractions of the document's word
+characters. The n-gram counting is vectorised over the whole partition: words get random
+64-bit ids, n-gram ids are rolling polynomial hashes, and since an n-gram can only repeat
+if its (n-1)-gram prefix repeats, each n only re-hashes the previous n's repeats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datamill.filters import _text
+from datamill.filters._rules import check_rules, column, first_reason
+from datamill.stages.base import Filter, register
+
+TOP_NS = (2, 3, 4)
+DUP_NS = (5, 6, 7, 8, 9, 10)
+COLUMNS = ("gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line_frac",
+           "gopher_dup_line_char_frac",
+           *(f"gopher_top_{n}gram_char_frac" for n in TOP_NS),
+           *(f"gopher_dup_{n}gram_char_frac" for n in DUP_NS))
+_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier for the rolling n-gram hash
+
+
+@register("gopher_repetition")
+@dataclasses.dataclass(frozen=True)
+class GopherRepetitionFilter(Filter):
+    """Drop documents whose repeated lines, paragraphs or n-grams exceed Table A1's limits."""
+
+    RULES: ClassVar[tuple[str, ...]] = COLUMNS
+    version: ClassVar[str] = "1"
+    writes: ClassVar[tuple[str, ...]] = COLUMNS
+
+    max_dup_para_frac: float = 0.30  # Gopher Table A1: duplicate paragraph fraction
+    max_dup_para_char_frac: float = 0.20  # Table A1: duplicate paragraph character fraction
+    max_dup_line_frac: float = 0.30  # Table A1: duplicate line fraction
+    max_dup_line_char_frac: float = 0.20  # Table A1: duplicate line character fraction
+    max_top_2gram_char_frac: float = 0.20  # Table A1: top 2-gram character fraction
+    max_top_3gram_char_frac: float = 0.18  # Table A1
+    max_top_4gram_char_frac: float = 0.16  # Table A1
+    max_dup_5gram_char_frac: float = 0.15  # Table A1: duplicate 5-gram character fraction
+    max_dup_6gram_char_frac: float = 0.14  # Table A1
+    max_dup_7gram_char_frac: float = 0.13  # Table A1
+    max_dup_8gram_char_frac: float = 0.12  # Table A1
+    max_dup_9gram_char_frac: float = 0.11  # Table A1
+    max_dup_10gram_char_frac: float = 0.10  # Table A1
+    disable: tuple[str, ...] = ()  # rule names (the column names) to switch off
+    mode: str = "drop"  # drop | annotate
+
+    def __post_init__(self):
+        check_rules(self, self.RULES)
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = _text.text_array(table)
+        n = len(text)
+        n_chars = _text.lengths(text)
+        values = {}
+
+        paras, p_parent = _text.flatten(
+            pc.split_pattern_regex(pc.utf8_trim_whitespace(text), r"\n\s*\n"))
+        paras = pc.utf8_trim_whitespace(paras)
+        keep = _text.mask(pc.not_equal(pc.utf8_length(paras), 0))
+        paras, p_parent = pc.filter(paras, pa.array(keep)), p_parent[keep]
+        rep = _text.repeat_mask(paras, p_parent)
+        values["gopher_dup_para_frac"] = _text.safe_div(
+            _text.per_row_sum(p_parent, n, rep), _text.per_row_sum(p_parent, n))
+        values["gopher_dup_para_char_frac"] = _text.safe_div(
+            _text.per_row_sum(p_parent, n, _text.lengths(paras) * rep), n_chars)
+
+        lines, l_parent = _text.lines(text)
+        lines = pc.utf8_trim_whitespace(lines)
+        rep = _text.repeat_mask(lines, l_parent)
+        values["gopher_dup_line_frac"] = _text.safe_div(
+            _text.per_row_sum(l_parent, n, rep), _text.per_row_sum(l_parent, n))
+        values["gopher_dup_line_char_frac"] = _text.safe_div(
+            _text.per_row_sum(l_parent, n, _text.lengths(lines) * rep), n_chars)
+
+        values.update(ngram_fractions(*_text.words(text), n))
+        return _text.set_columns(table, values)
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        fails = [(name, column(table, name) > getattr(self, "max_" + name.removeprefix("gopher_")))
+                 for name in COLUMNS]
+        return first_reason(table.num_rows, self.disable, fails)
+
+
+def ngram_fractions(words: pa.Array, parent: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
+    """Top-n-gram (n = 2..4) and duplicate-n-gram (n = 5..10) character fractions per row."""
+    out = {f"gopher_top_{k}gram_char_frac": np.zeros(n_rows) for k in TOP_NS}
+    out.update({f"gopher_dup_{k}gram_char_frac": np.zeros(n_rows) for k in DUP_NS})
+    n_words = len(words)
+    if n_words == 0:
+        return out
+    wlen = _text.lengths(words)
+    total = _text.per_row_sum(parent, n_rows, wlen)
+    cum = np.concatenate([[0], np.cumsum(wlen)])
+    codes = pc.dictionary_encode(words).indices.to_numpy(zero_copy_only=False)
+    ids = np.random.default_rng(0).integers(1, 2**63, size=int(codes.max()) + 1, dtype=np.uint64)
+    word_hash = ids[codes]
+    # Mixing the row into the hash keeps equal n-grams of different documents apart.
+    row_salt = np.random.default_rng(1).integers(1, 2**63, size=n_rows, dtype=np.uint64)
+    h = word_hash.copy()
+    cand = np.arange(n_words)  # start positions whose (n-1)-gram repeats in the same row
+    for k in range(2, max(DUP_NS) + 1):
+        cand = cand[cand + k - 1 < n_words]
+        cand = cand[parent[cand] == parent[cand + k - 1]]
+        if len(cand) == 0:
+            break
+        with np.errstate(over="ignore"):
+            h[cand] = h[cand] * _MULT + word_hash[cand + k - 1]
+            keys = h[cand] ^ row_salt[parent[cand]]
+        uniq, first, inverse, counts = np.unique(
+            keys, return_index=True, return_inverse=True, return_counts=True)
+        repeated = counts[inverse] >= 2
+        if k in TOP_NS:
+            g = np.flatnonzero(counts >= 2)  # groups (distinct n-grams) that repeat
+            starts = cand[first[g]]
+            rows = parent[starts]
+            chars = cum[starts + k] - cum[starts]
+            best = np.zeros(n_rows)
+            if len(g):
+                # most frequent n-gram per row (ties: the longest); its characters x its count
+                order = np.lexsort((chars, counts[g], rows))
+                last = np.r_[rows[order][1:] != rows[order][:-1], True]
+                pick = order[last]
+                best[rows[pick]] = counts[g][pick] * chars[pick]
+            out[f"gopher_top_{k}gram_char_frac"] = _text.safe_div(best, total)
+        cand = cand[repeated]
+        if k in DUP_NS:
+            cover = np.zeros(n_words + 1, dtype=np.int64)
+            np.add.at(cover, cand, 1)
+            np.add.at(cover, cand + k, -1)
+            covered = np.cumsum(cover[:-1]) > 0
+            dup_chars = _text.per_row_sum(parent, n_rows, wlen * covered)
+            out[f"gopher_dup_{k}gram_char_frac"] = _text.safe_div(dup_chars, total)
+    return out

@@ -1,0 +1,46 @@
+import pytest
+
+from datamill.filters.fineweb import FineWebQualityFilter
+from tests.filters.texts import GOOD, GOOD_LINES, annotated, reason_of
+
+NAV = ["Home", "Products", "About us", "Contact", "Careers", "Blog", "Press", "Help"]
+
+
+def test_good_prose_is_kept():
+    assert reason_of(FineWebQualityFilter(), GOOD) is None
+
+
+def test_line_punctuation_ratio():
+    # 1 of 9 lines ends in punctuation: 0.11 <= 0.12
+    text = "\n".join([GOOD_LINES[0]] + [n + " and more things to see here today" for n in NAV])
+    assert annotated(FineWebQualityFilter(), text)["fineweb_line_punct_ratio"] == pytest.approx(1 / 9)
+    assert reason_of(FineWebQualityFilter(), text) == "fineweb_line_punct_ratio"
+    assert reason_of(FineWebQualityFilter(line_punct_thr=0.1), text) is None
+    no_punct = "\n".join(n + " and more things to see here today" for n in NAV)
+    assert reason_of(FineWebQualityFilter(line_punct_exclude_zero=True), no_punct) is None
+
+
+def test_short_line_ratio():
+    lines = [line + "." for line in NAV[:6]] + GOOD_LINES  # 6 of 9 short: 0.667 < 0.67
+    assert reason_of(FineWebQualityFilter(disable=["fineweb_list_ratio"]), "\n".join(lines)) is None
+    lines = [line + "." for line in NAV[:7]] + GOOD_LINES  # 7 of 10
+    assert reason_of(FineWebQualityFilter(), "\n".join(lines)) == "fineweb_short_line_ratio"
+
+
+def test_char_duplicates_ratio():
+    text = "\n".join(GOOD_LINES + ["Read more here.", "Read more here."])
+    assert reason_of(FineWebQualityFilter(), text) == "fineweb_char_dup_ratio"
+    values = annotated(FineWebQualityFilter(), text)
+    assert values["fineweb_char_dup_ratio"] == pytest.approx(15 / (len(text) - text.count("\n")))
+
+
+def test_list_ratio():
+    # 5 lines: 4 newlines over 35 tokens ('.' counts as a token, as in NLTK)
+    lines = [f"Item {w} is good for you." for w in ["bread", "cheese", "wine", "fruit", "milk"]]
+    values = annotated(FineWebQualityFilter(), "\n".join(lines))
+    assert values["fineweb_list_ratio"] == pytest.approx(4 / 35)
+    listy = "\n".join(f"{w}." for w in NAV)  # 7 newlines over 17 tokens
+    stage = FineWebQualityFilter(disable=["fineweb_short_line_ratio"])
+    assert reason_of(stage, listy) == "fineweb_list_ratio"
+    assert reason_of(FineWebQualityFilter(new_line_ratio=0.5, disable=["fineweb_short_line_ratio"]),
+                     listy) is None
