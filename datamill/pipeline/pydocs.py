@@ -32,9 +32,22 @@ BASE_URL = f"https://docs.python.org/{sys.version_info.major}.{sys.version_info.
 MIN_CHARS = 200  # shorter docstrings make poor documents
 
 
+class _Opaque:
+    def __repr__(self) -> str:
+        return "..."
+
+
+def _stable_default(param: inspect.Parameter) -> inspect.Parameter:
+    """Defaults whose repr shows runtime state (addresses, live objects) differ between processes."""
+    if param.default is not inspect.Parameter.empty and "<" in repr(param.default):
+        return param.replace(default=_Opaque())
+    return param
+
+
 def _signature(obj) -> str:
     try:
-        return str(inspect.signature(obj))
+        sig = inspect.signature(obj)
+        return str(sig.replace(parameters=[_stable_default(p) for p in sig.parameters.values()]))
     except (TypeError, ValueError):
         return "(...)"
 

@@ -1,0 +1,94 @@
+"""The same config on a real multi-process cluster, and SIGKILL of the driver mid-run."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from datamill.pipeline.io import read_stage
+from datamill.pipeline.runner import run_pipeline
+
+STAGES = [{"use": "clean_text"}, {"use": "length_filter", "min_words": 20}, {"use": "exact_dedup"},
+          {"use": "length_filter", "name": "long", "min_words": 60}]
+
+
+def config(out, partition_rows):
+    return {"name": "c", "sources": {"docs": {"format": "python_docs"}}, "stages": STAGES,
+            "output": str(out), "execution": {"partition_rows": partition_rows}}
+
+
+def outputs(run_dir) -> dict:
+    return {s: read_stage(str(run_dir), s) for s in ("docs", "clean_text", "length_filter", "exact_dedup", "long")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    from distributed import Client, LocalCluster
+
+    out = tmp_path_factory.mktemp("ref") / "run"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            Client(cl) as c:
+        run_pipeline(config(out, 1000), client=c, progress=False)
+    return concat(outputs(out))
+
+
+def concat(tables: dict) -> dict:
+    return {k: (t.column("id").to_pylist(), t.column("text").to_pylist()) for k, t in tables.items()}
+
+
+def test_multiprocess_cluster_gives_identical_output(tmp_path, reference):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(100):
+            if sched_file.exists() and sched_file.stat().st_size:
+                break
+            time.sleep(0.2)
+        address = yaml.safe_load(sched_file.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                           "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
+                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address) as c:
+            c.wait_for_workers(2, timeout=60)
+            assert len(c.scheduler_info()["workers"]) == 2
+            run_pipeline(config(tmp_path / "run", 53), scheduler=None, client=c, progress=False)
+        assert concat(outputs(tmp_path / "run")) == reference
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_sigkill_of_the_driver_then_rerun_gives_identical_output(tmp_path, reference):
+    cfg_path = tmp_path / "c.yaml"
+    out = tmp_path / "run"
+    cfg_path.write_text(yaml.safe_dump(config(out, 29)))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cmd = [sys.executable, "-m", "datamill.cli", "run", str(cfg_path), "--workers", "1", "--no-progress"]
+    rng = random.Random(0)
+    killed = 0
+    for trial in range(3):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        time.sleep(rng.uniform(2.5, 5.0))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes
+            killed += 1
+        proc.wait()
+    assert killed >= 1, "the run finished before any kill; make it longer"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert concat(outputs(out)) == reference
+    assert not list(out.rglob("*.tmp-*"))
