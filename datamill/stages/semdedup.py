@@ -51,7 +51,7 @@ class ClusterFields:
 
 
 def semantic_dedup(ctx, embedded, stage: ClusterFields, prefix: str):
-    """Cluster, compute M per row and the threshold: (assigned, dup, threshold Value, keep masks)."""
+    """Cluster, compute M per row, place the threshold: (K, assigned, dup, keep masks)."""
     assigned, centroids = skm.cluster(embedded, None, stage.n_clusters, stage.sample_size,
                                       stage.niter, stage.seed)
     k = centroids.map(len).result()
@@ -67,7 +67,7 @@ def semantic_dedup(ctx, embedded, stage: ClusterFields, prefix: str):
         ctx.add_stats(f"{prefix}_eps", threshold.map(_eps))
     keep = dup.map(_keep_below, threshold)
     ctx.add_stats(f"{prefix}_kept_fraction", keep.map(_count).reduce(_sum_arrays).map(_fraction))
-    return assigned, dup, threshold, keep
+    return k, assigned, dup, keep
 
 
 @register("semdedup")
@@ -86,7 +86,7 @@ class SemDeDup(EmbedderFields, ClusterFields, GlobalStage):
     def plan(self, ctx, *inputs):
         (parts,) = inputs
         embedded = parts.map(ensure_embedding, self)
-        assigned, dup, _, keep = semantic_dedup(ctx, embedded, self, "semdedup")
+        _, assigned, dup, keep = semantic_dedup(ctx, embedded, self, "semdedup")
         return parts.map(_annotate, assigned, dup, keep)
 
 
