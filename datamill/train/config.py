@@ -157,7 +157,7 @@ def set_override(raw: dict, assignment: str) -> None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        value = {"true": True, "false": False}.get(text, text)
+        value = {"true": True, "True": True, "false": False, "False": False}.get(text, text)
     *parents, last = key.split(".")
     node = raw
     for p in parents:

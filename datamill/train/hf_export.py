@@ -132,6 +132,16 @@ def load_hf(path: str | Path, *, doc_attention: str = "sdpa_mask", min_seq_len: 
         if not cfg_file.exists():
             raise FileNotFoundError(f"model.init_from: {path} has no config.json")
         cfg_dict, tensors = json.loads(cfg_file.read_text()), _read_weights(path)
+    return _build(cfg_dict, tensors, doc_attention, min_seq_len)
+
+
+def from_transformers(hf_model, *, doc_attention: str = "sdpa_mask", min_seq_len: int = 0) -> Transformer:
+    """Convert an in-memory ``transformers`` LlamaForCausalLM."""
+    return _build(hf_model.config.to_dict(), {k: v.detach() for k, v in hf_model.state_dict().items()},
+                  doc_attention, min_seq_len)
+
+
+def _build(cfg_dict: dict, tensors: dict[str, torch.Tensor], doc_attention: str, min_seq_len: int) -> Transformer:
     cfg = config_from_hf(cfg_dict)
     cfg = replace(cfg, doc_attention=doc_attention, max_seq_len=max(cfg.max_seq_len, min_seq_len))
     model = Transformer(cfg)

@@ -5,6 +5,7 @@ windows with per-position document ids."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +90,7 @@ def tiny_config(out_dir, **overrides):
         "data": {"seq_len": 32, "batch_size": 4, "val_batches": 2},
         "optim": {"lr": 3e-3, "warmup_steps": 2, "schedule": "cosine"},
     }
-    return load_config(raw, [f"{k}={v}" for k, v in overrides.items()])
+    return load_config(raw, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
 
 
 def loaders(cfg, seed: int = 0, **kw):
