@@ -16,7 +16,7 @@ import time
 from datamill import __version__
 from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig
-from datamill.pipeline.partitions import Partitions, PlanContext, Value
+from datamill.pipeline.partitions import Lazy, Partitions, PlanContext, Value
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.sources import fingerprint, list_files, plan_source
 from datamill.pipeline.stats import merge
@@ -200,10 +200,8 @@ class Executor:
         rundir.clean_temp_files(job.dir)
         inputs = []
         for inp in node.inputs:
-            futures = [self.client.submit(rundir.read_partition, self.dir(inp), i,
-                                          key=f"load-{inp}-{self.keys[inp]}-{name}-{i}")
-                       for i in range(self.parts[inp])]
-            inputs.append(Partitions(self.client, futures, name=inp))
+            lazy = [Lazy(rundir.read_partition, self.dir(inp), i) for i in range(self.parts[inp])]
+            inputs.append(Partitions(self.client, lazy, name=inp))
         ctx = PlanContext(stage_name=name, stage_dir=job.dir, client=self.client)
         self.progress.start(name, 1, 0)
         out = node.stage.plan(ctx, *inputs)

@@ -21,6 +21,21 @@ def _name(fn: Callable, label: str) -> str:
     return f"{label}-{base}-{next(_counter)}"
 
 
+class Lazy:
+    """A partition not yet loaded: ``fn(*args)`` runs inside whichever task consumes it, so a
+    stage's input tables are read where they are used and never all held in memory at once."""
+
+    def __init__(self, fn: Callable, *args: Any):
+        self.fn, self.args = fn, args
+
+    def load(self) -> Any:
+        return self.fn(*self.args)
+
+
+def _call(fn: Callable, *args: Any) -> Any:
+    return fn(*[a.load() if isinstance(a, Lazy) else a for a in args])
+
+
 def _resolve(arg: Any, i: int) -> Any:
     if isinstance(arg, Partitions):
         return arg.futures[i]
@@ -63,7 +78,7 @@ class Partitions:
                 raise ValueError(f"cannot zip {len(self)} partitions with {len(a)}")
         key = _name(fn, "map")
         futures = [
-            self.client.submit(fn, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}", **kwargs)
+            self.client.submit(_call, fn, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}", **kwargs)
             for i, f in enumerate(self.futures)
         ]
         return Partitions(self.client, futures, self.name)
@@ -72,7 +87,7 @@ class Partitions:
         """Like ``map`` but ``fn(i, part_i, *args)`` also gets the partition's index."""
         key = _name(fn, "mapi")
         futures = [
-            self.client.submit(fn, i, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}")
+            self.client.submit(_call, fn, i, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}")
             for i, f in enumerate(self.futures)
         ]
         return Partitions(self.client, futures, self.name)
@@ -87,7 +102,7 @@ class Partitions:
         while True:
             groups = [level[i : i + split_every] for i in range(0, len(level), split_every)]
             level = [
-                self.client.submit(_call_on_list, fn, *g, key=f"{key}-{depth}-{j}")
+                self.client.submit(_call, _call_on_list, fn, *g, key=f"{key}-{depth}-{j}")
                 for j, g in enumerate(groups)
             ]
             depth += 1
@@ -101,7 +116,7 @@ class Partitions:
         input-partition order (so the result does not depend on task timing)."""
         key = _name(split, "shuffle")
         pieces = [
-            self.client.submit(split, f, n_out, key=f"{key}-split-{i}")
+            self.client.submit(_call, split, f, n_out, key=f"{key}-split-{i}")
             for i, f in enumerate(self.futures)
         ]
         futures = []
@@ -115,7 +130,9 @@ class Partitions:
 
     def gather(self) -> list:
         """Bring every value to the driver. Only for small values (counts, flags)."""
-        return self.client.gather(self.futures)
+        futures = [self.client.submit(Lazy.load, f, key=_name(Lazy.load, "load") + f"-{i}")
+                   if isinstance(f, Lazy) else f for i, f in enumerate(self.futures)]
+        return self.client.gather(futures)
 
 
 def _call_on_list(fn: Callable[[list], Any], *values: Any) -> Any:
