@@ -1,0 +1,372 @@
+"""MinHash LSH near-duplicate removal (Broder 1997; banding: Leskovec et al., Mining of Massive
+Datasets ch. 3; one document kept per connected component: Lee et al. 2022), on Dask shuffles.
+
+Plan: signatures -> (band, band key) records shuffled by key -> star edges per bucket ->
+[optional exact-Jaccard check of each edge, two shuffles] -> connected components (one task
+below ``local_components_max_edges``, else large/small-star rounds) -> members routed back to
+their partition for their id and priority -> shuffled by component to pick the keeper ->
+routed back again and applied. See ``minhash_lsh`` for the array functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datamill.stages import minhash as mh
+from datamill.stages import minhash_lsh as lsh
+from datamill.stages.base import GlobalStage, register, with_reasons
+
+REASON = "minhash_duplicate"
+PRESETS = {  # name -> (num_perm, bands, rows); word 5-grams in all three
+    "fineweb": (112, 14, 8),  # FineWeb, Penedo et al. 2024 (datatrove MinhashConfig)
+    "lee": (9000, 450, 20),  # Lee et al. 2022 NearDup, read as 450 bands x 20 rows (METHODS.md 4.1)
+    "refinedweb": (9000, 450, 20),  # RefinedWeb, Penedo et al. 2023: "20 buckets of 450 hashes", same reading
+}
+MAX_ROUNDS = 64  # large/small-star needs O(log^2 n) rounds; more means a bug, not a big graph
+
+
+@register("minhash_dedup")
+@dataclass(frozen=True)
+class MinHashDedup(GlobalStage):
+    """Near-duplicate removal by MinHash LSH over word or character n-grams; keeps one document
+    per connected component of the candidate graph (Lee et al. 2022)."""
+
+    version: ClassVar[str] = "1"
+    reads: ClassVar[tuple[str, ...]] = ("id", "text")
+    writes: ClassVar[tuple[str, ...]] = ("minhash_cluster", "is_duplicate")
+
+    preset: str = "none"  # none | fineweb | lee | refinedweb: sets num_perm, bands, rows
+    threshold: float = 0.8  # Jaccard; Lee et al. 2022 verify at 0.8; picks bands x rows if unset
+    num_perm: int = 128  # datasketch MinHash default
+    bands: int = 0  # 0 with rows 0: datasketch's optimal (b, r) for `threshold` (MinHashLSH)
+    rows: int = 0  # hashes per band
+    ngram: int = 5  # word 5-grams: Lee et al. 2022, RefinedWeb, FineWeb
+    shingle: str = "word"  # word | char
+    seed: int = 1  # datasketch MinHash default
+    hash: str = "fast"  # fast | datasketch (bit-exact datasketch.MinHash values, ~10x slower)
+    lowercase: bool = True  # datatrove TextNormConfig defaults, as FineWeb
+    punctuation: bool = True  # drop Unicode P* and S*
+    digits: bool = True  # each run of digits -> "0"
+    whitespace: bool = True  # collapse runs (char shingles; word shingles split on any run)
+    keep: str = "first"  # first (smallest id) | longest | a numeric column (highest value); ties: id
+    verify: bool = False  # drop candidate edges with exact Jaccard < threshold (Lee et al.); off as FineWeb
+    local_components_max_edges: int = 5_000_000  # up to ~80 MB of edges: components in one task
+    mode: str = "drop"  # drop | annotate
+
+    def __post_init__(self):
+        def bad(key, allowed):
+            return ValueError(f"minhash_dedup: {key}={getattr(self, key)!r}; expected {allowed}")
+
+        if self.preset != "none" and self.preset not in PRESETS:
+            raise bad("preset", f"one of {['none', *PRESETS]}")
+        if self.preset != "none" and (self.bands or self.rows):
+            raise ValueError(f"minhash_dedup: preset={self.preset!r} sets bands and rows; drop them")
+        if self.shingle not in mh.SHINGLES:
+            raise bad("shingle", f"one of {list(mh.SHINGLES)}")
+        if self.hash not in mh.HASHES:
+            raise bad("hash", f"one of {list(mh.HASHES)}")
+        if self.mode not in ("drop", "annotate"):
+            raise bad("mode", "drop or annotate")
+        if not 0.0 < self.threshold <= 1.0:
+            raise bad("threshold", "a Jaccard similarity in (0, 1]")
+        if self.num_perm < 2 or self.ngram < 1:
+            raise ValueError("minhash_dedup: num_perm must be >= 2 and ngram >= 1")
+        if (self.bands == 0) != (self.rows == 0) or self.bands < 0 or self.rows < 0:
+            raise ValueError("minhash_dedup: set both bands and rows (> 0), or neither")
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"minhash_dedup: bands*rows={self.bands * self.rows} > num_perm={self.num_perm}")
+        if not self.keep:
+            raise bad("keep", "first, longest or a column name")
+
+    def lsh_params(self) -> tuple[int, int, int]:
+        """(num_perm, bands, rows) after the preset or datasketch's parameter search."""
+        if self.preset != "none":
+            return PRESETS[self.preset]
+        if self.bands:
+            return self.num_perm, self.bands, self.rows
+        return (self.num_perm, *lsh.optimal_bands_rows(self.threshold, self.num_perm))
+
+    # -- plan ---------------------------------------------------------------------------------
+
+    def plan(self, ctx, parts):
+        num_perm, bands, rows = self.lsh_params()
+        n_in = max(len(parts), 1)
+        ctx.add_stats("lsh", {"num_perm": num_perm, "bands": bands, "rows": rows,
+                              "threshold": (1 / bands) ** (1 / rows), "s_curve": lsh.s_curve(bands, rows)})
+        records = parts.map_indexed(self._band_records)
+        ctx.add_stats("documents", records.map(_count, "docs").reduce(sum))
+        ctx.add_stats("documents_without_shingles", records.map(_count, "empty").reduce(sum))
+        edges = records.shuffle(_split_records, n_in, lsh.bucket_edges)
+        ctx.add_stats("candidate_edges", edges.map(lsh.edge_count).reduce(sum))
+        if self.verify:
+            edges = self._verify(ctx, parts, edges, n_in)
+        labels = self._components(ctx, parts, edges, n_in)
+        members = parts.map(self._members, labels)
+        keepers = members.shuffle(_split_by_label, n_in, _choose_keepers)
+        ctx.add_stats("clusters", keepers.map(_cluster_sizes).reduce(_merge_sizes).map(_size_stats))
+        back = keepers.shuffle(_split_by_node_partition, n_in, _concat_tables)
+        return parts.map(self._apply, back)
+
+    def _components(self, ctx, parts, edges, n_in):
+        n_edges = edges.map(lsh.edge_count).reduce(sum).result()
+        if n_edges <= self.local_components_max_edges:
+            ctx.add_stats("components", {"method": "local", "edges": n_edges})
+            comp = edges.reduce(_union_edges).map(lsh.local_components)
+            return parts.map_indexed(_labels_of_partition, comp)
+        n_cc = max(1, min(n_in, math.ceil(n_edges / 2_000_000)))
+        for rounds in range(1, MAX_ROUNDS + 1):
+            large = edges.shuffle(lsh.split_large_star, n_cc, lsh.large_star)
+            small = large.map(_first).shuffle(lsh.split_small_star, n_cc, lsh.small_star)
+            edges = small.map(_first)
+            changed = large.map(_second).reduce(sum).result() + small.map(_second).reduce(sum).result()
+            if changed == 0:
+                break
+        else:
+            raise RuntimeError(f"minhash_dedup: components did not converge in {MAX_ROUNDS} rounds")
+        ctx.add_stats("components", {"method": "large-small-star", "edges": n_edges, "rounds": rounds})
+        return edges.map(lsh.star_labels).shuffle(lsh.split_by_partition, n_in, _union_labels)
+
+    def _verify(self, ctx, parts, edges, n_in):
+        by_u = edges.shuffle(lsh.split_by_partition, n_in, _union_edges)
+        with_u = parts.map(self._attach_shingles, by_u)
+        by_v = with_u.shuffle(_split_by_v_partition, n_in, _concat_tables)
+        checked = parts.map(self._check_edges, by_v)
+        counts = checked.map(_second).reduce(_sum_pairs)
+        ctx.add_stats("verification", counts.map(_fp_rate))
+        return checked.map(_first)
+
+    # -- tasks (run on workers; pure functions of the stage config and their inputs) ----------
+
+    def _signature_rows(self, texts) -> np.ndarray:
+        num_perm, _, _ = self.lsh_params()
+        return mh.signatures(texts, num_perm=num_perm, ngram=self.ngram, shingle=self.shingle,
+                             seed=self.seed, hash=self.hash, **self._norm())
+
+    def _norm(self) -> dict:
+        return {"lowercase": self.lowercase, "punctuation": self.punctuation, "digits": self.digits,
+                "whitespace": self.whitespace}
+
+    def _band_records(self, index: int, table: pa.Table) -> dict:
+        _, bands, rows = self.lsh_params()
+        ids, texts = _column(table, "id"), _column(table, "text")
+        keys, has = [], []
+        for start in range(0, table.num_rows, 4096):  # bounds the signature block in memory
+            sig = self._signature_rows(texts.slice(start, 4096))
+            keys.append(lsh.band_keys(sig, bands, rows))
+            has.append(~(sig == mh.MAX32).all(axis=1))
+        keys = np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)
+        has = np.concatenate(has) if has else np.zeros(0, bool)
+        nodes = (np.uint64(index) << np.uint64(32)) + np.arange(table.num_rows, dtype=np.uint64)
+        idh = _id_hash(ids)
+        sel = np.flatnonzero(has)
+        return {"records": (keys[sel].ravel(), np.repeat(idh[sel], bands), np.repeat(nodes[sel], bands)),
+                "docs": table.num_rows, "empty": int(len(has) - len(sel))}
+
+    def _priority(self, table: pa.Table, rows: np.ndarray) -> np.ndarray:
+        """Lower is kept first: 0 (keep: first), -length, or -column value (nulls last)."""
+        if self.keep == "first":
+            return np.zeros(len(rows))
+        if self.keep == "longest":
+            col = pc.utf8_length(_column(table, "text").take(rows))
+        elif self.keep in table.column_names:
+            col = table.column(self.keep).take(rows)
+            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+                    or pa.types.is_boolean(col.type)):
+                raise ValueError(f"minhash_dedup: keep={self.keep!r} must be a numeric column, got {col.type}")
+        else:
+            raise ValueError(f"minhash_dedup: keep={self.keep!r} is neither first, longest nor a column "
+                             f"of the input (columns: {table.column_names})")
+        values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.where(np.isnan(values), np.inf, -values)
+
+    def _members(self, table: pa.Table, labels: tuple) -> pa.Table:
+        nodes, label = labels
+        rows = (nodes & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        return pa.table({"label": label, "node": nodes, "id": _column(table, "id").take(rows),
+                         "priority": self._priority(table, rows)})
+
+    def _apply(self, table: pa.Table, assigned: pa.Table) -> pa.Table:
+        ids = _column(table, "id").cast(pa.string())
+        rows = (_np(assigned.column("node")) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        order = np.argsort(rows)
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[rows] = True
+        keeper = assigned.column("keeper").combine_chunks().take(pa.array(order))
+        dup = np.zeros(table.num_rows, dtype=bool)
+        dup[rows] = _np(assigned.column("is_duplicate"))
+        out = _set_column(table, "minhash_cluster", pc.replace_with_mask(ids, pa.array(mask), keeper))
+        out = _set_column(out, "is_duplicate", pa.array(dup))
+        return with_reasons(out, pa.array(np.where(dup, REASON, None), type=pa.string()))
+
+    def _shingle_sets(self, table: pa.Table, rows: np.ndarray):
+        """Sorted unique 32-bit shingle hashes of ``rows``: (flat values, (k+1,) offsets)."""
+        norm = mh.normalize(_column(table, "text").take(rows), **self._norm())
+        data, doc_tok, starts, ends = mh._tokens(norm, self.shingle)
+        values, offsets = mh._fast_shingle_hashes(data, doc_tok, starts, ends, self.ngram)
+        doc = np.repeat(np.arange(len(rows), dtype=np.uint64), np.diff(offsets))
+        keys = np.unique((doc << np.uint64(32)) | values.astype(np.uint64))
+        counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(rows))
+        return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.concatenate([[0], np.cumsum(counts)])
+
+    def _attach_shingles(self, table: pa.Table, edges: tuple) -> pa.Table:
+        u, v = edges
+        node_u, inv = np.unique(u, return_inverse=True)
+        values, offsets = self._shingle_sets(table, (node_u & np.uint64(0xFFFFFFFF)).astype(np.int64))
+        sets = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values))
+        return pa.table({"u": u, "v": v, "set_u": sets.take(pa.array(inv))})
+
+    def _check_edges(self, table: pa.Table, edges: pa.Table) -> tuple[tuple, tuple[int, int]]:
+        u, v = _np(edges.column("u")), _np(edges.column("v"))
+        node_v, inv = np.unique(v, return_inverse=True)
+        values, offsets = self._shingle_sets(table, (node_v & np.uint64(0xFFFFFFFF)).astype(np.int64))
+        set_u = edges.column("set_u").combine_chunks()
+        a_vals = set_u.flatten().to_numpy()
+        a_len = np.diff(set_u.offsets.to_numpy())
+        b_len = np.diff(offsets)[inv]
+        b_vals = values[np.repeat(offsets[:-1][inv] - np.cumsum(b_len) + b_len, b_len)
+                        + np.arange(int(b_len.sum()))]
+        e = np.arange(len(u), dtype=np.uint64)
+        keys = np.sort(np.concatenate([(np.repeat(e, a_len) << np.uint64(32)) | a_vals.astype(np.uint64),
+                                       (np.repeat(e, b_len) << np.uint64(32)) | b_vals.astype(np.uint64)]))
+        both = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
+        inter = np.bincount(both.astype(np.int64), minlength=len(u))
+        union = a_len + b_len - inter
+        ok = inter >= self.threshold * np.maximum(union, 1)
+        return (u[ok], v[ok]), (len(u), int(ok.sum()))
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    if name not in table.column_names:
+        raise ValueError(f"minhash_dedup: input has no {name!r} column (columns: {table.column_names})")
+    col = table.column(name)
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _np(col) -> np.ndarray:
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, values)
+    return table.append_column(name, values)
+
+
+def _id_hash(ids: pa.Array) -> np.ndarray:
+    """64-bit content hash of each id (orders bucket members independently of partitioning)."""
+    import xxhash
+
+    return np.array([xxhash.xxh3_64_intdigest(s.encode()) for s in ids.cast(pa.string()).to_pylist()],
+                    dtype=np.uint64)
+
+
+def _count(out: dict, key: str) -> int:
+    return out[key]
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _second(pair):
+    return pair[1]
+
+
+def _split_records(out: dict, n_out: int) -> list[tuple]:
+    return lsh.split_bands(out["records"], n_out)
+
+
+def _union_edges(pieces: list[tuple]) -> tuple:
+    return lsh.unique_edges(*lsh.concat(pieces))
+
+
+def _union_labels(pieces: list[tuple]) -> tuple:
+    nodes, labels = lsh.concat(pieces)
+    nodes, first = np.unique(nodes, return_index=True)
+    return nodes, labels[first]
+
+
+def _labels_of_partition(index: int, _table, comp: tuple) -> tuple:
+    nodes, labels = comp
+    sel = (nodes >> np.uint64(32)) == np.uint64(index)
+    return nodes[sel], labels[sel]
+
+
+def _split_table(table: pa.Table, route: np.ndarray, n_out: int) -> list[pa.Table]:
+    order = np.argsort(route, kind="stable")
+    bounds = np.searchsorted(route[order], np.arange(n_out + 1))
+    table = table.take(pa.array(order))
+    return [table.slice(bounds[j], bounds[j + 1] - bounds[j]) for j in range(n_out)]
+
+
+def _split_by_label(table: pa.Table, n_out: int) -> list[pa.Table]:
+    return _split_table(table, lsh.hash_route(_np(table.column("label")), n_out), n_out)
+
+
+def _split_by_node_partition(table: pa.Table, n_out: int) -> list[pa.Table]:
+    return _split_table(table, (_np(table.column("node")) >> np.uint64(32)).astype(np.int64), n_out)
+
+
+def _split_by_v_partition(table: pa.Table, n_out: int) -> list[pa.Table]:
+    return _split_table(table, (_np(table.column("v")) >> np.uint64(32)).astype(np.int64), n_out)
+
+
+def _concat_tables(pieces: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(pieces).combine_chunks()
+
+
+def _choose_keepers(pieces: list[pa.Table]) -> pa.Table:
+    """Per component: the member with the lowest (priority, id) is kept; all get its id."""
+    members = pa.concat_tables(pieces).sort_by([("label", "ascending"), ("priority", "ascending"),
+                                                ("id", "ascending")])
+    label = _np(members.column("label"))
+    first = np.concatenate([[True], label[1:] != label[:-1]]) if len(label) else np.zeros(0, bool)
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.append(starts, len(label)))
+    keeper = members.column("id").take(pa.array(starts[group]))
+    return pa.table({"node": members.column("node"), "keeper": keeper.cast(pa.string()),
+                     "is_duplicate": pa.array(~first), "size": pa.array(sizes[group])})
+
+
+def _cluster_sizes(keepers: pa.Table) -> dict[int, int]:
+    sizes = _np(keepers.column("size"))[~_np(keepers.column("is_duplicate"))]
+    values, counts = np.unique(sizes, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist()))
+
+
+def _merge_sizes(parts: list[dict]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for d in parts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _size_stats(sizes: dict[int, int]) -> dict:
+    """Clusters of >= 2 documents: count, duplicates, largest, histogram in powers of two."""
+    hist: dict[str, int] = {}
+    for size, count in sorted(sizes.items()):
+        hi = 1 << (size - 1).bit_length()
+        label = str(size) if size <= 2 else f"{hi // 2 + 1}-{hi}"
+        hist[label] = hist.get(label, 0) + count
+    return {"clusters": sum(sizes.values()), "duplicates": sum((s - 1) * c for s, c in sizes.items()),
+            "largest": max(sizes, default=0), "size_histogram": hist}
+
+
+def _sum_pairs(parts: list[tuple[int, int]]) -> tuple[int, int]:
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+def _fp_rate(counts: tuple[int, int]) -> dict:
+    candidates, verified = counts
+    return {"candidate_edges": candidates, "verified_edges": verified,
+            "false_positive_rate": (candidates - verified) / candidates if candidates else 0.0}
