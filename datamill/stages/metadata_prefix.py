@@ -44,14 +44,17 @@ def _extract(host: str):
 
 def registered_domain(host: str) -> str:
     """``domain.suffix`` (``--use_url_domain``), e.g. ``wikipedia.org``; an IP or a host with no
-    public suffix (``localhost``) stays as it is."""
-    r = _extract(host.split(":", 1)[0])
-    return (getattr(r, "top_domain_under_public_suffix", None) or r.registered_domain) or host
+    public suffix (``localhost``) stays as it is, without its port."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host  # drop a port (not in IPv6)
+    r = _extract(name)
+    top = r.top_domain_under_public_suffix if hasattr(r, "top_domain_under_public_suffix") else r.registered_domain
+    return top or name
 
 
 def tld(host: str) -> str:
     """The public suffix alone (``--use_url_suffix``), e.g. ``org`` or ``co.uk``."""
-    return _extract(host.split(":", 1)[0]).suffix or host
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return _extract(name).suffix or name
 
 
 @register("metadata_prefix")

@@ -1,0 +1,190 @@
+"""``mix``: combine sources to target token shares, up-sampling by repetition and down-sampling.
+
+Each group (an input, or a value of the ``source`` column) gets ``weight × total`` tokens: every
+document is repeated ``floor(r)`` times (``r`` = target / available; D4, Tirumala et al. 2023:
+repeating selected data helps) and documents whose seeded hash of the id falls below a
+threshold get one more copy. The threshold comes from a 65,536-bin histogram of tokens over the
+hash, summed across partitions (a tree reduce of fixed-size arrays, never the documents): the
+achieved size is within one bin of the target, and which documents are taken does not depend
+on partitioning. Copies get ``mix_copy`` (0 = first) and are spread by a seeded order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from datamill.pipeline.partitions import Partitions
+from datamill.stages.base import GlobalStage, register, set_column
+
+NBINS = 1 << 16
+COUNTS = ("tokenizer", "bytes", "words")
+
+
+def _hashes(seed: int, groups: list[str], ids: list[str]) -> np.ndarray:
+    """A seeded 64-bit hash of (group, id) per row: which documents a fractional share takes."""
+    import xxhash
+
+    return np.array([xxhash.xxh3_64_intdigest(f"{g}\x00{i}".encode(), seed=seed) for g, i in zip(groups, ids)],
+                    np.uint64)
+
+
+@register("mix")
+@dataclass(frozen=True)
+class Mix(GlobalStage):
+    """Token-share mixing of several inputs (or sources) with repetition; seeded, recorded."""
+
+    version: ClassVar[str] = "1"
+    reads: ClassVar[tuple[str, ...]] = ("id", "text", "source")
+    writes: ClassVar[tuple[str, ...]] = ("source", "mix_copy")
+
+    weights: dict[str, float] = field(default_factory=dict)  # target share of tokens per group (normalized)
+    by: str = "input"  # input: a group per upstream stage (written to `source`) | source: the source column
+    total: int = 0  # size of the mix in `count` units; 0 = what the inputs hold together
+    count: str = "bytes"  # unit: tokenizer (exact: tokens + EOS, as token_shards stores them) | bytes | words
+    tokenizer: str = ""  # tokenizer.json, for count == "tokenizer"
+    max_repeat: float = 4.0  # Muennighoff et al. 2023: up to ~4 epochs of repeated data ≈ unique data
+    seed: int = 0  # which documents are taken and the order of copies
+
+    def __post_init__(self):
+        if not self.weights:
+            raise ValueError("mix: weights is required: target token share per input or source")
+        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
+            raise ValueError(f"mix: weights must be non-negative with a positive sum, got {self.weights}")
+        if self.by not in ("input", "source"):
+            raise ValueError(f"mix: by must be 'input' or 'source', got {self.by!r}")
+        if self.count not in COUNTS:
+            raise ValueError(f"mix: count must be one of {', '.join(COUNTS)}, got {self.count!r}")
+        if self.count == "tokenizer" and not self.tokenizer:
+            raise ValueError("mix: count 'tokenizer' needs tokenizer: path/to/tokenizer.json")
+        if self.total < 0 or self.max_repeat < 1:
+            raise ValueError("mix: total must be >= 0 and max_repeat >= 1")
+
+    def plan(self, ctx, *inputs: Partitions) -> Partitions:
+        names = [p.name for p in inputs]
+        if self.by == "input" and set(names) != set(self.weights):
+            raise ValueError(f"mix: weights name {sorted(self.weights)} but the inputs are {sorted(names)}; "
+                             f"give one weight per input")
+        tok = ctx.constant(_load_tokenizer(self.tokenizer)) if self.count == "tokenizer" else None
+        hists = [p.map(self._histogram, name, tok).reduce(_sum_hists) for p, name in zip(inputs, names)]
+        merged = hists[0].map(_merge, *hists[1:])
+        solved = merged.map(self._solve)
+        ctx.add_stats("mix", solved)
+        outs = [p.map(self._apply, name, solved, tok) for p, name in zip(inputs, names)]
+        return Partitions(inputs[0].client, [f for o in outs for f in o.futures], name=ctx.stage_name)
+
+    # -- per partition ------------------------------------------------------------------------
+    def _groups(self, table: pa.Table, name: str) -> list[str]:
+        if self.by == "input":
+            return [name] * table.num_rows
+        if "source" not in table.column_names:
+            raise ValueError(f"mix: by 'source' but input {name!r} has no source column")
+        return [s if s is not None else "" for s in table.column("source").to_pylist()]
+
+    def _sizes(self, table: pa.Table, tok_json: str | None) -> np.ndarray:
+        texts = [t or "" for t in table.column("text").to_pylist()]
+        if self.count == "tokenizer":
+            from datamill.stages import tokenizer as toklib
+
+            return toklib.encode(tok_json, texts)[1] + 1  # + EOS, as stored in the shards
+        if self.count == "words":
+            return np.array([len(t.split()) for t in texts], np.int64)
+        return np.array([len(t.encode()) for t in texts], np.int64)
+
+    def _keys(self, table: pa.Table, groups: list[str]) -> np.ndarray:
+        ids = table.column("id").cast(pa.string()).to_pylist()
+        return _hashes(self.seed, groups, ids)
+
+    def _histogram(self, table: pa.Table, name: str, tok_json: str | None) -> dict:
+        groups = self._groups(table, name)
+        sizes, bins = self._sizes(table, tok_json), self._keys(table, groups) >> np.uint64(48)
+        out = {}
+        for g in set(groups):
+            m = np.array([x == g for x in groups])
+            h = np.zeros((2, NBINS), np.int64)  # (tokens, documents) per hash bin
+            np.add.at(h[0], bins[m].astype(np.int64), sizes[m])
+            np.add.at(h[1], bins[m].astype(np.int64), 1)
+            out[g] = h
+        return out
+
+    def _apply(self, table: pa.Table, name: str, solved: dict, tok_json: str | None) -> pa.Table:
+        groups = self._groups(table, name)
+        keys = self._keys(table, groups)
+        plan = solved["groups"]
+        missing = sorted(set(groups) - set(plan))
+        if missing:
+            raise ValueError(f"mix: no weight for source(s) {missing}")
+        full = np.array([plan[g]["full_copies"] for g in groups], np.int64)
+        cut = np.array([plan[g]["threshold_bin"] for g in groups], np.int64)
+        copies = full + ((keys >> np.uint64(48)).astype(np.int64) < cut)
+        rows = np.repeat(np.arange(table.num_rows), copies)
+        copy = np.arange(len(rows)) - np.repeat(np.cumsum(copies) - copies, copies)
+        order = np.argsort(_spread(keys[rows], copy), kind="stable")  # copies apart, seeded
+        rows, copy = rows[order], copy[order]
+        out = table.take(pa.array(rows, pa.int64()))
+        if self.by == "input":
+            out = set_column(out, "source", pa.array([name] * len(rows), pa.string()))
+        return set_column(out, "mix_copy", pa.array(copy, pa.int32()))
+
+    # -- once -------------------------------------------------------------------------------------
+    def _solve(self, hists: dict[str, np.ndarray]) -> dict:
+        unknown = sorted(set(hists) - set(self.weights))
+        if unknown:
+            raise ValueError(f"mix: no weight for source(s) {unknown}; weights name {sorted(self.weights)}")
+        available = {g: int(hists[g][0].sum()) if g in hists else 0 for g in self.weights}
+        total = self.total or sum(available.values())
+        wsum = sum(self.weights.values())
+        groups = {}
+        for g, w in sorted(self.weights.items()):
+            target = w / wsum * total
+            n = available[g]
+            if n == 0:
+                if target > 0:
+                    raise ValueError(f"mix: source {g!r} has weight {w} but no data")
+                groups[g] = {"weight": w / wsum, "available": 0, "target": 0.0, "selected": 0,
+                             "full_copies": 0, "threshold_bin": 0, "repeat": 0.0}
+                continue
+            r = target / n
+            if r > self.max_repeat:
+                raise ValueError(f"mix: source {g!r} would be repeated {r:.2f}x (> max_repeat {self.max_repeat}): "
+                                 f"{n} {self.count} available, {target:.0f} wanted; lower total or its weight")
+            full = int(r)
+            cum = np.concatenate([[0], np.cumsum(hists[g][0])])
+            k = int(np.argmin(np.abs(cum - (target - full * n))))
+            selected = full * n + int(cum[k])
+            docs = int(hists[g][1].sum())
+            groups[g] = {"weight": w / wsum, "available": n, "target": target, "selected": selected,
+                         "full_copies": full, "threshold_bin": k, "repeat": selected / n,
+                         "docs_in": docs, "docs_out": full * docs + int(hists[g][1][:k].sum())}
+        got = sum(v["selected"] for v in groups.values())
+        for v in groups.values():
+            v["share"] = v["selected"] / got if got else 0.0
+        return {"unit": self.count, "total": total, "seed": self.seed, "groups": groups}
+
+
+def _spread(keys: np.ndarray, copy: np.ndarray) -> np.ndarray:
+    x = keys ^ (copy.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    x ^= x >> np.uint64(31)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    return x ^ (x >> np.uint64(29))
+
+
+def _load_tokenizer(path: str) -> str:
+    from datamill.stages import tokenizer as toklib
+
+    return toklib.load_json(path)
+
+
+def _sum_hists(parts: list[dict]) -> dict:
+    out: dict[str, np.ndarray] = {}
+    for p in parts:
+        for g, h in p.items():
+            out[g] = out[g] + h if g in out else h.copy()
+    return out
+
+
+def _merge(*hists: dict) -> dict:
+    return _sum_hists(list(hists))
