@@ -26,10 +26,10 @@ def rope_tables(cfg: ModelConfig, seq_len: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    # x: (B, H, T, hd); cos/sin: (T, hd) already in x's dtype
+    # x: (B, H, T, hd), bf16 under autocast; cos/sin: (T, hd) float32, cast as HF does
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
 
 
 class RMSNorm(nn.Module):
@@ -134,8 +134,7 @@ class Transformer(nn.Module):
         Returns the mean loss over unmasked targets when targets are given, else logits (B, T, V)."""
         T = idx.shape[1]
         x = self.embed(idx)  # (B, T, C)
-        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
-        cos, sin = self.rope_cos[:T].to(dtype), self.rope_sin[:T].to(dtype)
+        cos, sin = self.rope_cos[:T], self.rope_sin[:T]
         for layer in self.layers:
             x = layer(x, cos, sin, attn_mask)
         logits = self.lm_head(self.norm(x))  # (B, T, V)
