@@ -79,7 +79,9 @@ class TransformersBackend:
         tok = self.tokenizer
         stop_ids = {tok.eos_token_id, tok.pad_token_id} - {None}
         for idx, batch in _batches(requests, self.cfg.batch_size):
-            prompts = [tok.apply_chat_template(r.chat(), tokenize=False, add_generation_prompt=True)
+            # JSON mode without constrained decoding: start the reply with "{" (a prefill).
+            prefill = "{" if batch[0].json_mode else ""
+            prompts = [tok.apply_chat_template(r.chat(), tokenize=False, add_generation_prompt=True) + prefill
                        for r in batch]
             enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
             r0 = batch[0]
@@ -93,7 +95,7 @@ class TransformersBackend:
             for row, i in enumerate(idx):
                 ids = new[row].tolist()
                 n = next((k for k, t in enumerate(ids) if t in stop_ids), len(ids))
-                results[i] = ChatResult(tok.decode(ids[:n], skip_special_tokens=True),
+                results[i] = ChatResult(prefill + tok.decode(ids[:n], skip_special_tokens=True),
                                         prompt_tokens=int(enc["attention_mask"][row].sum()),
                                         completion_tokens=n)
                 if on_result is not None:

@@ -4,7 +4,8 @@ Models wrap JSON in code fences, add prose around it, leave trailing commas, or 
 at the token limit. We try, in order: the first complete ``{...}``; the text from the first
 ``{`` to the end, then to the last ``}``, each as is, without trailing commas, and with
 unterminated strings and brackets closed; last, the quoted strings (not keys) inside an
-``"entities": [`` array. A reply that yields no entity is a parse failure (the stage re-samples).
+``"entities": [`` array. An object without an "entities" key gives its first list of names.
+A reply that yields no entity is a parse failure (the stage re-samples).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def parse_entities(text: str, max_entities: int = 100) -> tuple[str, list[str]] 
     elif body.lstrip().startswith("["):  # a bare list of entities
         obj = {"entities": _loads(body.strip())}
     if isinstance(obj, dict):
-        entities = clean_entities(obj.get("entities"), max_entities)
+        entities = clean_entities(obj.get("entities", _any_list(obj)), max_entities)
         summary = obj.get("summary")
         if entities:
             return (summary.strip() if isinstance(summary, str) else ""), entities
@@ -101,6 +102,20 @@ def parse_entities(text: str, max_entities: int = 100) -> tuple[str, list[str]] 
         if entities:
             summary = _SUMMARY.search(body)
             return (_unescape(summary.group(1)).strip() if summary else ""), entities
+    return None
+
+
+def _any_list(obj, depth: int = 0):
+    """Without an "entities" key: the first list of strings or named objects, depth first
+    (small models nest their list under keys of their own choosing)."""
+    if depth > 5:
+        return None
+    values = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
+    if isinstance(obj, list) and obj and all(isinstance(v, (str, dict)) for v in obj) and clean_entities(obj, 1):
+        return obj
+    for value in values:
+        if isinstance(value, (dict, list)) and (found := _any_list(value, depth + 1)) is not None:
+            return found
     return None
 
 

@@ -8,6 +8,7 @@ status (500, 429), or a stall longer than the client's timeout.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-# Entities the fake model "finds" per document title.
+# Entities the fake model "finds" per document title (others: the first 4 capitalised words).
 ENTITIES = {
     "The Glass Tower": ["Alice", "Bob", "Glass Tower", "Dragon"],
     "River Song": ["Eve", "Forest", "Sword"],
@@ -51,7 +52,8 @@ class FakeOpenAI:
                 fault.seen += 1
         title = next((t for t in ENTITIES if t in user), "Unknown")
         if "### Entities:" not in user:  # entity extraction
-            content = json.dumps({"summary": f"A summary of {title}.", "entities": ENTITIES.get(title, [])})
+            entities = ENTITIES.get(title) or list(dict.fromkeys(re.findall(r"\b[A-Z][a-z]{3,}\b", user[:3000])))[:4]
+            content = json.dumps({"summary": f"A summary of {title}.", "entities": entities})
         else:
             ents = [line[2:] for line in user.split("### Entities:\n")[1].splitlines()]
             content = f"### Discussion of {title} relating {' & '.join(ents)} (seed {body.get('seed')})"
