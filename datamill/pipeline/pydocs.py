@@ -52,11 +52,18 @@ def _signature(obj) -> str:
         return "(...)"
 
 
+def _from_stdlib(obj) -> bool:
+    """Third-party libraries patch stdlib classes (transformers adds Logger.warning_once), which
+    would make the corpus depend on what else the process imported."""
+    module = getattr(obj, "__module__", None) or "builtins"
+    return module.split(".")[0].lstrip("_") in {m.lstrip("_") for m in sys.stdlib_module_names}
+
+
 def _render(qualname: str, obj) -> str:
     parts = [f"{qualname}{_signature(obj)}", inspect.getdoc(obj) or ""]
     if inspect.isclass(obj):
         for name, member in sorted(vars(obj).items()):
-            if name.startswith("_") or not callable(member):
+            if name.startswith("_") or not callable(member) or not _from_stdlib(member):
                 continue
             doc = inspect.getdoc(member)
             if doc:
@@ -84,7 +91,8 @@ def python_docs() -> tuple[dict, ...]:
         names = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
         for name in sorted(set(names)):
             obj = getattr(module, name, None)
-            if not (inspect.isclass(obj) or inspect.isroutine(obj)) or not inspect.getdoc(obj):
+            if not (inspect.isclass(obj) or inspect.isroutine(obj)) or not inspect.getdoc(obj) \
+                    or not _from_stdlib(obj):
                 continue
             text = _render(name, obj)
             if len(text) >= MIN_CHARS:

@@ -1,5 +1,6 @@
 """The same config on a real multi-process cluster, and SIGKILL of the driver mid-run."""
 
+import hashlib
 import os
 import random
 import signal
@@ -39,7 +40,14 @@ def reference(tmp_path_factory):
 
 
 def concat(tables: dict) -> dict:
-    return {k: (t.column("id").to_pylist(), t.column("text").to_pylist()) for k, t in tables.items()}
+    """Per stage: row count and a digest of (id, text) in order (small enough to diff in a CI log)."""
+    out = {}
+    for k, t in tables.items():
+        digest = hashlib.sha256()
+        for i, text in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
+            digest.update(f"{i}\0{text}\0".encode())
+        out[k] = (t.num_rows, digest.hexdigest())
+    return out
 
 
 def test_multiprocess_cluster_gives_identical_output(tmp_path, reference):
