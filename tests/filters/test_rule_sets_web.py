@@ -59,6 +59,7 @@ def test_partition_invariance_literal(stage):
         check_partition_invariance(stage, table, sizes)
 
 
+@pytest.mark.slow  # the web_text fixture extracts 990 pages (about a minute, once per session)
 def test_rule_sets_on_real_web_pages(web_text, shared_data):
     table = web_text.select(["id", "text"])
     n = table.num_rows
