@@ -2,11 +2,12 @@
 
 Each group (an input, or a value of the ``source`` column) gets ``weight × total`` tokens: every
 document is repeated ``floor(r)`` times (``r`` = target / available; D4, Tirumala et al. 2023:
-repeating selected data helps) and documents whose seeded hash of the id falls below a
-threshold get one more copy. The threshold comes from a 65,536-bin histogram of tokens over the
-hash, summed across partitions (a tree reduce of fixed-size arrays, never the documents): the
-achieved size is within one bin of the target, and which documents are taken does not depend
-on partitioning. Copies get ``mix_copy`` (0 = first) and are spread by a seeded order.
+repeating selected data helps) and the remainder is filled with one more copy of documents
+taken in the order of a seeded hash of their id. The fill works on a 65,536-bin histogram of
+tokens over that hash, summed across partitions (a tree reduce of fixed-size arrays, never the
+documents): bins are taken in hash order while they fit, so one long document does not
+overshoot the target; the error is at most half a bin (one document on small corpora). Which documents are taken does not
+depend on partitioning. Copies get ``mix_copy`` (0 = first) and are spread by a seeded order.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Mix(GlobalStage):
         hists = [p.map(self._histogram, name, tok).reduce(_sum_hists) for p, name in zip(inputs, names)]
         merged = hists[0].map(_merge, *hists[1:])
         solved = merged.map(self._solve)
-        ctx.add_stats("mix", solved)
+        ctx.add_stats("mix", solved.map(_summary))
         outs = [p.map(self._apply, name, solved, tok) for p, name in zip(inputs, names)]
         return Partitions(inputs[0].client, [f for o in outs for f in o.futures], name=ctx.stage_name)
 
@@ -118,8 +119,8 @@ class Mix(GlobalStage):
         if missing:
             raise ValueError(f"mix: no weight for source(s) {missing}")
         full = np.array([plan[g]["full_copies"] for g in groups], np.int64)
-        cut = np.array([plan[g]["threshold_bin"] for g in groups], np.int64)
-        copies = full + ((keys >> np.uint64(48)).astype(np.int64) < cut)
+        extra = np.array([solved["take"][g][b] for g, b in zip(groups, (keys >> np.uint64(48)).tolist())], bool)
+        copies = full + extra
         rows = np.repeat(np.arange(table.num_rows), copies)
         copy = np.arange(len(rows)) - np.repeat(np.cumsum(copies) - copies, copies)
         order = np.argsort(_spread(keys[rows], copy), kind="stable")  # copies apart, seeded
@@ -137,7 +138,7 @@ class Mix(GlobalStage):
         available = {g: int(hists[g][0].sum()) if g in hists else 0 for g in self.weights}
         total = self.total or sum(available.values())
         wsum = sum(self.weights.values())
-        groups = {}
+        groups, take = {}, {}
         for g, w in sorted(self.weights.items()):
             target = w / wsum * total
             n = available[g]
@@ -145,24 +146,45 @@ class Mix(GlobalStage):
                 if target > 0:
                     raise ValueError(f"mix: source {g!r} has weight {w} but no data")
                 groups[g] = {"weight": w / wsum, "available": 0, "target": 0.0, "selected": 0,
-                             "full_copies": 0, "threshold_bin": 0, "repeat": 0.0}
+                             "full_copies": 0, "repeat": 0.0}
+                take[g] = np.zeros(NBINS, bool)
                 continue
             r = target / n
             if r > self.max_repeat:
                 raise ValueError(f"mix: source {g!r} would be repeated {r:.2f}x (> max_repeat {self.max_repeat}): "
                                  f"{n} {self.count} available, {target:.0f} wanted; lower total or its weight")
             full = int(r)
-            cum = np.concatenate([[0], np.cumsum(hists[g][0])])
-            k = int(np.argmin(np.abs(cum - (target - full * n))))
-            selected = full * n + int(cum[k])
+            take[g] = _fill(hists[g][0], target - full * n)
+            selected = full * n + int(hists[g][0][take[g]].sum())
             docs = int(hists[g][1].sum())
             groups[g] = {"weight": w / wsum, "available": n, "target": target, "selected": selected,
-                         "full_copies": full, "threshold_bin": k, "repeat": selected / n,
-                         "docs_in": docs, "docs_out": full * docs + int(hists[g][1][:k].sum())}
+                         "full_copies": full, "repeat": selected / n,
+                         "docs_in": docs, "docs_out": full * docs + int(hists[g][1][take[g]].sum())}
         got = sum(v["selected"] for v in groups.values())
         for v in groups.values():
             v["share"] = v["selected"] / got if got else 0.0
-        return {"unit": self.count, "total": total, "seed": self.seed, "groups": groups}
+        return {"unit": self.count, "total": total, "seed": self.seed, "groups": groups, "take": take}
+
+
+def _fill(tokens: np.ndarray, want: float) -> np.ndarray:
+    """Bins whose tokens sum close to ``want``: in hash order, every bin that still fits, then
+    the smallest bin left out if it brings the sum closer (error <= half of that bin)."""
+    take = np.zeros(len(tokens), bool)
+    acc = 0
+    for b in np.flatnonzero(tokens).tolist():
+        if acc + tokens[b] <= want:
+            take[b] = True
+            acc += int(tokens[b])
+    left = np.flatnonzero((tokens > 0) & ~take)
+    if len(left):
+        b = left[np.argmin(tokens[left])]
+        if acc + tokens[b] / 2 < want:
+            take[b] = True
+    return take
+
+
+def _summary(solved: dict) -> dict:
+    return {k: v for k, v in solved.items() if k != "take"}
 
 
 def _spread(keys: np.ndarray, copy: np.ndarray) -> np.ndarray:
