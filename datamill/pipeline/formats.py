@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from itertools import islice
 
 import fsspec
 import pyarrow as pa
 
-from datamill.pipeline.sources import BadRecords, Chunk, SourceConfig, doc_table, stable_id
+from datamill.pipeline.sources import BadRecords, Chunk, SourceConfig, doc_table, open_binary, stable_id
+
+# a \uD800-\uDFFF escape: json.loads accepts a lone one, Arrow (UTF-8) cannot store it
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _record(cfg: SourceConfig, obj: dict, path: str, row: int, bad: BadRecords, raw) -> dict | None:
@@ -41,7 +45,7 @@ def _record(cfg: SourceConfig, obj: dict, path: str, row: int, bad: BadRecords, 
 
 def read_jsonl(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
     rows = []
-    with fsspec.open(chunk.path, "rb", compression="infer") as f:
+    with open_binary(chunk.path) as f:
         if chunk.byte_offset >= 0:
             f.seek(chunk.byte_offset)
             lines = islice(f, chunk.count)
@@ -65,6 +69,12 @@ def read_jsonl(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
             if not isinstance(obj, dict):
                 bad.add(chunk.path, row + 1, "malformed_json", f"a JSON {type(obj).__name__}, not an object", raw)
                 continue
+            if _SURROGATE_ESCAPE.search(raw):
+                try:
+                    json.dumps(obj, ensure_ascii=False).encode("utf-8")
+                except UnicodeEncodeError as e:
+                    bad.add(chunk.path, row + 1, "invalid_utf8", f"lone surrogate escape: {e}", raw)
+                    continue
             rec = _record(cfg, obj, chunk.path, row, bad, raw)
             if rec is not None:
                 rows.append(rec)
@@ -75,20 +85,33 @@ def read_parquet(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
     """Parquet keeps its own columns; only id/text/url are renamed onto the document schema."""
     import pyarrow.parquet as pq
 
-    with fsspec.open(chunk.path, "rb") as f:
-        pf = pq.ParquetFile(f)
-        starts, seen = [], 0
-        for g in range(pf.metadata.num_row_groups):
-            starts.append(seen)
-            seen += pf.metadata.row_group(g).num_rows
-        end = chunk.start + chunk.count
-        groups = [g for g, s in enumerate(starts)
-                  if s < end and s + pf.metadata.row_group(g).num_rows > chunk.start]
-        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+    if chunk.error and not chunk.count:  # planning could not open it; read_chunk reports the file
+        return doc_table(cfg, [])
+    end = chunk.start + chunk.count
+    try:
+        with fsspec.open(chunk.path, "rb") as f:
+            pf = pq.ParquetFile(f)
+            starts, seen = [], 0
+            for g in range(pf.metadata.num_row_groups):
+                starts.append(seen)
+                seen += pf.metadata.row_group(g).num_rows
+            groups = [g for g, s in enumerate(starts)
+                      if s < end and s + pf.metadata.row_group(g).num_rows > chunk.start]
+            table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+    except Exception as e:  # corrupt pages: every row of the chunk is lost, and counted
+        bad.add(chunk.path, chunk.start + 1, "corrupt_file", f"rows {chunk.start}..{end - 1}: {type(e).__name__}: {e}",
+                n=chunk.count)
+        return doc_table(cfg, [])
     offset = chunk.start - (starts[groups[0]] if groups else 0)
     table = table.slice(offset, chunk.count)
     if cfg.text_field not in table.column_names:
-        bad.add(chunk.path, 0, "missing_text", f"no column {cfg.text_field!r} (columns: {table.column_names})")
+        bad.add(chunk.path, chunk.start + 1, "missing_text",
+                f"no column {cfg.text_field!r} (columns: {table.column_names})", n=table.num_rows)
+        return doc_table(cfg, [])
+    text_type = table.schema.field(cfg.text_field).type
+    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        bad.add(chunk.path, chunk.start + 1, "wrong_type", f"column {cfg.text_field!r} is {text_type}, not a string",
+                n=table.num_rows)
         return doc_table(cfg, [])
     ids = table.column(cfg.id_field).to_pylist() if cfg.id_field in table.column_names else [None] * len(table)
     ids = [str(v) if v not in (None, "") else stable_id(cfg, chunk.path, chunk.start + i) for i, v in enumerate(ids)]
@@ -96,8 +119,8 @@ def read_parquet(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
     keep = [i for i, t in enumerate(texts.to_pylist()) if isinstance(t, str)]
     for i in set(range(len(table))) - set(keep):
         bad.add(chunk.path, chunk.start + i + 1, "missing_text", f"null {cfg.text_field!r}")
-    rest = table.drop_columns([c for c in (cfg.text_field, cfg.id_field, cfg.url_field) if c in table.column_names]
-                              + [c for c in ("id", "text", "url", "source") if c in table.column_names])
+    rest = table.drop_columns(list(dict.fromkeys(  # (unique: "text" is often both the text field and a doc column)
+        c for c in (cfg.text_field, cfg.id_field, cfg.url_field, "id", "text", "url", "source") if c in table.column_names)))
     url = table.column(cfg.url_field).cast(pa.string()) if cfg.url_field in table.column_names else \
         pa.nulls(len(table), pa.string())
     out = pa.table({"id": pa.array(ids, pa.string()), "text": texts.cast(pa.string()), "url": url,
@@ -110,7 +133,7 @@ def read_parquet(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
 def read_text(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
     rows = []
     for path in chunk.files:
-        with fsspec.open(path, "rb", compression="infer") as f:
+        with open_binary(path) as f:
             raw = f.read()
         if len(raw) > cfg.max_doc_bytes:
             bad.add(path, 0, "too_large", f"{len(raw)} bytes > max_doc_bytes", raw[:2000])
@@ -125,19 +148,32 @@ def read_text(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
 
 
 def _warc_responses(path: str):
+    """(record, HTTP body) of each response record, in file order."""
     from warcio.archiveiterator import ArchiveIterator
 
     with fsspec.open(path, "rb") as f:
-        for record in ArchiveIterator(f):
+        records, end = ArchiveIterator(f), 0
+        for record in records:
+            body = record.content_stream().read() if record.rec_type == "response" else b""
+            # warcio ends quietly inside a cut record: a header without Content-Length, a block
+            # shorter than it, or bytes after the last whole record mean a truncated file
+            if not hasattr(record.raw_stream, "limit"):
+                raise EOFError("WARC record header without Content-Length (cut or corrupt)")
+            record.raw_stream.read()
+            if record.raw_stream.limit:
+                raise EOFError(f"WARC record cut short ({record.raw_stream.limit} bytes of its block missing)")
+            end = records.get_record_offset() + records.get_record_length()
             if record.rec_type == "response":
-                yield record
+                yield record, body
+        f.seek(end)
+        if f.read(1 << 16).strip():
+            raise EOFError(f"bytes after offset {end} are not a complete WARC record")
 
 
 def count_warc_records(path: str) -> tuple[int, str]:
     n = 0
     try:
-        for record in _warc_responses(path):
-            record.content_stream().read()
+        for _ in _warc_responses(path):
             n += 1
     except Exception as e:  # truncated archive: keep the complete records before it
         return n, f"truncated or corrupt after record {n}: {type(e).__name__}: {e}"
@@ -148,11 +184,10 @@ def read_warc(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
     from datamill.pipeline.io.html import html_to_text
 
     rows = []
-    for i, record in enumerate(islice(_warc_responses(chunk.path), chunk.start, chunk.start + chunk.count),
-                               start=chunk.start):
+    for i, (record, body) in enumerate(islice(_warc_responses(chunk.path), chunk.start, chunk.start + chunk.count),
+                                       start=chunk.start):
         url = record.rec_headers.get_header("WARC-Target-URI")
         ctype = (record.http_headers.get_header("Content-Type") or "") if record.http_headers else ""
-        body = record.content_stream().read()
         if "html" not in ctype.lower() and not body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html")):
             bad.add(chunk.path, i + 1, "not_html", f"Content-Type {ctype!r} ({url})")
             continue

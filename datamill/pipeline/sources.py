@@ -8,7 +8,9 @@ run with that file and line (``on_error: fail``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +113,51 @@ def _compressed(path: str) -> bool:
     return path.endswith((".gz", ".zst", ".bz2", ".xz"))
 
 
+class _ZstdRaw(io.RawIOBase):
+    """zstandard's own stream reader cannot iterate lines and ends silently where a file was
+    cut; this one decodes frame by frame and raises EOFError when the data stops inside one."""
+
+    def __init__(self, f):
+        import zstandard
+
+        self._f, self._new = f, zstandard.ZstdDecompressor().decompressobj
+        self._d, self._in_frame, self._buf, self._pos = self._new(), False, b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while self._pos >= len(self._buf):
+            data = self._f.read(1 << 16)
+            if not data:
+                if self._in_frame:
+                    raise EOFError("zstd stream ended inside a frame (truncated file)")
+                return 0
+            out = []
+            while data:
+                self._in_frame = True
+                out.append(self._d.decompress(data))
+                data = b""
+                if self._d.eof:
+                    data, self._d, self._in_frame = self._d.unused_data, self._new(), False
+            self._buf, self._pos = b"".join(out), 0
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+
+@contextlib.contextmanager
+def open_binary(path: str):
+    """A binary reader that decompresses by extension and raises where a compressed file is cut."""
+    if not path.endswith(".zst"):
+        with fsspec.open(path, "rb", compression="infer") as f:
+            yield f
+        return
+    with fsspec.open(path, "rb") as f:
+        yield io.BufferedReader(_ZstdRaw(f), buffer_size=1 << 20)
+
+
 def plan_file(cfg: SourceConfig, path: str, rows: int, max_bytes: int) -> list[Chunk]:
     """Cut one file into chunks of at most ``rows`` rows and about ``max_bytes`` bytes."""
     if cfg.format == "jsonl":
@@ -118,8 +165,11 @@ def plan_file(cfg: SourceConfig, path: str, rows: int, max_bytes: int) -> list[C
     if cfg.format == "parquet":
         import pyarrow.parquet as pq
 
-        with fsspec.open(path, "rb") as f:
-            n = pq.ParquetFile(f).metadata.num_rows
+        try:
+            with fsspec.open(path, "rb") as f:
+                n = pq.ParquetFile(f).metadata.num_rows
+        except Exception as e:  # truncated or not Parquet: no row can be trusted, report the file
+            return [Chunk(path, 0, 0, error=f"unreadable Parquet file: {type(e).__name__}: {e}")]
         return [Chunk(path, s, min(rows, n - s)) for s in range(0, n, rows)] or [Chunk(path, 0, 0)]
     if cfg.format == "warc":
         from datamill.pipeline.formats import count_warc_records
@@ -134,7 +184,7 @@ def _plan_lines(path: str, rows: int, max_bytes: int) -> list[Chunk]:
     chunks, start, offset, chunk_offset, chunk_bytes, n, error = [], 0, 0, 0, 0, 0, ""
     compressed = _compressed(path)
     try:
-        with fsspec.open(path, "rb", compression="infer") as f:
+        with open_binary(path) as f:
             for line in f:
                 if n - start >= rows or chunk_bytes >= max_bytes:
                     chunks.append(Chunk(path, start, n - start, -1 if compressed else chunk_offset))
@@ -170,11 +220,12 @@ class BadRecords:
         self.counts: dict[str, int] = {}
         self.rows: list[dict] = []
 
-    def add(self, path: str, line: int, reason: str, detail: str, raw: bytes | str = b"") -> None:
+    def add(self, path: str, line: int, reason: str, detail: str, raw: bytes | str = b"", n: int = 1) -> None:
+        """``n`` rows from ``line`` on are bad (a whole unreadable block counts all its rows)."""
         where = f"{path}:{line}" if line else path
         if self.cfg.on_error == "fail":
             raise DataError(f"source {self.cfg.name!r}: {where}: {reason}: {detail}")
-        self.counts[reason] = self.counts.get(reason, 0) + 1
+        self.counts[reason] = self.counts.get(reason, 0) + n
         if sum(1 for r in self.rows if r["_removal_reason"] == reason) < self.samples:
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             self.rows.append({"id": where, "text": text[:2000], "_removal_reason": reason,
