@@ -89,6 +89,8 @@ class EntiGraphRun:
             failed = []
             for (order, doc), result in zip(pending, self._generate(requests)):
                 parsed = parse_entities(result.text, stage.max_entities) if result.text is not None else None
+                if parsed is not None and len(parsed[1]) < 2:
+                    parsed = None  # a relation needs two entities: re-sample
                 if parsed is None:
                     if result.text is not None:
                         self.counts["parse_failures"] += 1
