@@ -136,3 +136,13 @@ def test_linear_ramp_grows_linearly_in_tokens():
     assert fresh.grad_accum(37) == sizes[37]  # a pure function of the step: resume needs no replay
     with pytest.raises(ValueError, match="start <= end"):
         LinearRamp(start=4, end=2, ramp_tokens=10, micro_tokens=1)
+
+
+def test_norm_test_through_the_composed_sampler():
+    from datamill.schedulers import Schedulers
+
+    sampler = Schedulers(batch_size={"kind": "norm_test", "eta": 0.5, "max_accum": 16})
+    sizes = _run(sampler, 6, noise=2.0, init=1.0)  # attach() and grad_accum() reach the norm test
+    assert sizes[0] == 2 and sizes[-1] > 2
+    assert sampler.metrics(6) == {"batch/accum": sizes[-1]}
+    assert not hasattr(Schedulers(), "grad_accum")  # without a schedule the trainer keeps data.grad_accum
