@@ -50,6 +50,12 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _ranges(sizes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Positions ``starts[i] + 0..sizes[i]-1`` for every i, flattened."""
+    firsts = np.cumsum(sizes) - sizes
+    return np.repeat(starts - firsts, sizes) + np.arange(int(sizes.sum()))
+
+
 def val_mask(id_hash: np.ndarray, val_fraction: float) -> np.ndarray:
     u = _mix64(id_hash ^ _VAL_SALT).astype(np.float64) / 2.0**64
     return u < val_fraction
@@ -85,30 +91,31 @@ class _Stream:
         j0 = np.searchsorted(self.p_vstart, starts, "right") - 1
         j1 = np.searchsorted(self.p_vstart, starts + length, "left")
         for row, a, lo, hi in zip(rows.tolist(), starts.tolist(), j0.tolist(), j1.tolist()):
-            for j in range(lo, hi):
-                v0, v1 = max(a, int(self.p_vstart[j])), min(a + length, int(self.p_vend[j]))
-                p0 = int(self.p_pstart[j]) + v0 - int(self.p_vstart[j])
-                out[row, v0 - a:v1 - a] = mmaps[self.p_shard[j]][p0:p0 + v1 - v0]
+            pv, pe = self.p_vstart[lo:hi].tolist(), self.p_vend[lo:hi].tolist()
+            ps, sh = self.p_pstart[lo:hi].tolist(), self.p_shard[lo:hi].tolist()
+            for v_start, v_end, p_start, shard in zip(pv, pe, ps, sh):
+                v0, v1 = max(a, v_start), min(a + length, v_end)
+                p0 = p_start + v0 - v_start
+                out[row, v0 - a:v1 - a] = mmaps[shard][p0:p0 + v1 - v0]
 
     def layout(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """(segment id, in-prefix flag), each (len(starts), length), for windows at ``starts``."""
+        """(segment id, in-prefix flag), each (len(starts), length), for windows at ``starts``.
+        Work is one ``np.repeat`` over the window plus one scatter over the prefix tokens."""
         rows = len(starts)
         lo = np.searchsorted(self.vstart, starts, "right") - 1
         hi = np.searchsorted(self.vstart, starts + length, "left")
         count = hi - lo
         row = np.repeat(np.arange(rows), count)
-        doc = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+        local = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)  # segment in row
+        doc = lo[row] + local
         rel = self.vstart[doc] - starts[row]  # document start relative to the window (first may be < 0)
-        marks = np.zeros((rows, length), np.int32)
-        inner = rel > 0
-        marks[row[inner], rel[inner]] = 1
-        seg = np.cumsum(marks, axis=1, dtype=np.int32)
-        ps, pe = np.clip(rel, 0, length), np.clip(rel + self.plen[doc], 0, length)
-        has = ps < pe  # prefix ranges are disjoint and separated by text+eos: no index repeats
-        diff = np.zeros((rows, length + 1), np.int32)
-        diff[row[has], ps[has]] += 1
-        diff[row[has], pe[has]] -= 1
-        return seg, np.cumsum(diff[:, :length], axis=1) > 0
+        s0, s1 = np.clip(rel, 0, length), np.clip(rel + self.vlen[doc], 0, length)
+        seg = np.repeat(local.astype(np.int32), s1 - s0).reshape(rows, length)
+        p_len = np.clip(rel + self.plen[doc], 0, length) - s0
+        has = p_len > 0
+        prefix = np.zeros(rows * length, bool)
+        prefix[_ranges(p_len[has], row[has] * length + s0[has])] = True
+        return seg, prefix.reshape(rows, length)
 
     def doc_start(self, docs: np.ndarray) -> np.ndarray:
         """Stream position of (original) documents ``docs``: where a window starting there begins."""
@@ -140,7 +147,7 @@ class ShardLoader:
         if len(tok) > 1:
             raise ShardError(f"shard dirs {list(map(str, shard_dirs))} use different tokenizers")
         self.vocab_size, self.eos_id, self.tokenizer_path = sets[0].vocab_size, sets[0].eos_id, sets[0].tokenizer_path
-        self._mmaps = [sh.tokens for s in sets for sh in s.shards]
+        self._mmaps = [sh.tokens.view(np.ndarray) for s in sets for sh in s.shards]  # cheaper slicing
         tables, base = [], 0
         for s in sets:
             t = s.index()
@@ -272,7 +279,7 @@ class ShardLoader:
         alloc = self._allocate(B * self.world_size)
         starts = np.zeros(len(alloc), np.int64)
         doc_probs = getattr(self.sampler, "doc_probabilities", None)
-        for s in np.unique(alloc).tolist():
+        for s in sorted(set(alloc.tolist())):
             slots = np.flatnonzero(alloc == s)
             probs = doc_probs(self.sources[s], self._docs[self.sources[s]], self.step) if doc_probs else None
             starts[slots] = (self._next_starts(s, len(slots)) if probs is None
@@ -283,7 +290,7 @@ class ShardLoader:
         window = np.empty((B, L), np.int64)
         seg = np.empty((B, L), np.int32)
         prefix = np.empty((B, L), bool)
-        for s in np.unique(alloc).tolist():
+        for s in sorted(set(alloc.tolist())):
             rows = np.flatnonzero(alloc == s)
             stream = self._streams[s]
             stream.read(starts[rows], L, self._mmaps, window, rows)
