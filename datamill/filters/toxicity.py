@@ -47,6 +47,8 @@ class ToxicityFilter(Filter):
     normalize: bool = False  # as the model was trained (`fit-classifier --normalize`)
     sentences: bool = True  # score sentences (Dolma's *_sentence_v2 taggers)
     remove_sentences: bool = True  # cut toxic sentences out of the text (Dolma mixer)
+    min_sentence_words: int = 2  # shorter sentences ("1.", "Yes.") are not scored: too little
+    # evidence, the classifier returns its prior (Dolma scores every sentence: 1)
     wordlist_path: str = ""  # LDNOOBW list, e.g. ../shared/data/badwords-ldnoobw/en; "" = off
     max_bad_words: int = 0  # drop a document with more listed words than this (C4: any)
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
@@ -83,6 +85,8 @@ class ToxicityFilter(Filter):
         flat = [t[a:b] for t, s in zip(texts, spans) for a, b in s]
         scores = fasttext_model.label_proba(
             model, fasttext_model.one_line(flat, self.normalize), self.label)
+        if self.min_sentence_words > 1:
+            scores[np.array([len(x.split()) < self.min_sentence_words for x in flat], dtype=bool)] = 0.0
         counts = np.array([len(s) for s in spans], dtype=np.int64)
         parent = np.repeat(np.arange(len(texts)), counts)
         toxic = scores > self.sentence_threshold
