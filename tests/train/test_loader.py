@@ -3,6 +3,8 @@ import shutil
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401
+import pyarrow.parquet  # noqa: F401
 import pytest
 
 from datamill.stages import tokenizer as toklib
@@ -192,3 +194,25 @@ def test_damaged_shards_fail_clearly(shard_dir, tmp_path):
     (bad / "manifest.json").unlink()
     with pytest.raises(ShardError, match="no manifest.json"):
         ShardLoader([str(bad)], seq_len=64, batch_size=2)
+
+
+def test_export_to_hugging_face_dataset(shard_dir, tmp_path):
+    import datasets
+
+    from datamill.train.hf_dataset import main
+    from datamill.train.shards import ShardSet
+
+    shards = ShardSet(shard_dir)
+    index = {r["id"]: r for r in shards.index().to_pylist()}
+    assert main([str(shard_dir), "-o", str(tmp_path / "disk")]) == 0
+    ds = datasets.load_from_disk(str(tmp_path / "disk" / "data"))
+    assert ds.num_rows == len(index) and {"input_ids", "prefix_len", "id", "source"} <= set(ds.column_names)
+    for row in ds.select(range(0, ds.num_rows, 7)):
+        r = index[row["id"]]
+        assert row["input_ids"] == shards.doc_tokens(r["shard"], r["offset"], r["length"]).tolist()
+        assert row["prefix_len"] == r["prefix_len"] and row["source"] == r["source"]
+    assert main([str(shard_dir), "-o", str(tmp_path / "pq"), "--format", "parquet", "--strip-metadata"]) == 0
+    stripped = pa.concat_tables([pa.parquet.read_table(p) for p in sorted((tmp_path / "pq").glob("*.parquet"))])
+    wiki = stripped.filter(pa.compute.equal(stripped.column("id"), "lit-1")).to_pylist()[0]
+    assert decode(shard_dir, wiki["input_ids"]) == WIKI_TEXT + "<|endoftext|>" and wiki["prefix_len"] == 0
+    assert (tmp_path / "pq" / "tokenizer.json").read_text() == (shard_dir / "tokenizer.json").read_text()
