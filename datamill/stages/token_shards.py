@@ -141,8 +141,9 @@ class TokenShards(GlobalStage):
             entry = fmt.write_shard(out_dir, name, tokens[start:stop], part)
             entry["sources"] = _source_totals(part, copies[lo:hi])
             entries.append(entry)
-            rows.append(part.append_column("shard", pa.array([name] * part.num_rows, pa.string())))
-        schema = index.schema.append(pa.field("shard", pa.string()))
+            rows.append(part.drop_columns(["id_hash"])  # an index detail (and not castable to float for stats)
+                        .append_column("shard", pa.array([name] * part.num_rows, pa.string())))
+        schema = index.schema.remove(index.schema.get_field_index("id_hash")).append(pa.field("shard", pa.string()))
         return {"entries": entries, "rows": pa.concat_tables(rows) if rows else schema.empty_table()}
 
     def _write_manifest(self, entries: list[dict], tok_json: str, stage_dir: str) -> dict:

@@ -126,3 +126,32 @@ def test_bad_config_and_missing_eos(client, tmp_path):
     with pytest.raises(Exception, match="no token '<|endoftext|>'"):
         run_plan(client, TokenShards(tokenizer={"path": str(path)}), [pa.table({"id": ["1"], "text": ["a"]})],
                  tmp_path=tmp_path / "out")
+
+
+def test_pipeline_ends_in_shards_the_loader_reads(client, shared_data, tmp_path):
+    """sources -> mix -> metadata_prefix -> token_shards through the engine, then the loader."""
+    import pyarrow.parquet as pq
+
+    from datamill.pipeline.io import read_stage
+    from datamill.pipeline.runner import run_pipeline
+    from datamill.train.data import ShardLoader
+
+    pq.write_table(stories(shared_data, splits=("dev",)).drop_columns(["source"]), tmp_path / "stories.parquet")
+    cfg = {"name": "shards-e2e", "output": str(tmp_path / "run"),
+           "sources": {"stories": {"format": "parquet", "path": str(tmp_path / "stories.parquet")},
+                       "clough": {"format": "text", "path": str(shared_data / "neardup-clough" / "*.txt")}},
+           "stages": {"mix": {"use": "mix", "inputs": ["stories", "clough"],
+                              "weights": {"stories": 0.8, "clough": 0.2}, "seed": 1},
+                      "meco": {"use": "metadata_prefix", "input": "mix", "missing": "fixed"},
+                      "shards": {"use": "token_shards", "input": "meco",
+                                 "tokenizer": {"train_vocab": 700}, "seq_len": 128}}}
+    run_pipeline(cfg, client=client, progress=False)
+    out = tmp_path / "run" / "shards"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["sources"]) == {"stories", "clough"} and manifest["seq_len"] == 128
+    assert abs(manifest["sources"]["clough"]["share"] - 0.2) < 0.05  # mixed by bytes (the default count)
+    rows = read_stage(str(tmp_path / "run"), "shards")
+    assert rows.num_rows == manifest["totals"]["docs"] and (rows.column("prefix_len").to_numpy() > 0).all()
+    loader = ShardLoader([str(out)], seq_len=128, batch_size=4, weights={"clough": 1.0})
+    batch = loader.next_batch()  # clough's short documents: every window holds a masked prefix
+    assert batch.input_ids.shape == (4, 128) and (batch.loss_mask == 0).any(axis=1).all()
