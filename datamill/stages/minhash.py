@@ -14,6 +14,8 @@ hash values bit for bit for the shingles that :func:`shingles` returns.
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,9 +29,9 @@ MAX32 = np.uint32(0xFFFFFFFF)  # the signature of a document with no shingles (a
 _FOLD_MUL = np.uint64(0x100000001B3)  # FNV-1 64-bit prime
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace bytes
+_WORD = ~_SPACE
 _ASCII_PUNCT = np.zeros(256, dtype=bool)
 _ASCII_PUNCT[[c for c in range(33, 127) if not chr(c).isalnum()]] = True  # ASCII P* and S*
-_UNICODE_SPACE = r"[\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 _BLOCK = 1 << 20  # shingle x permutation values materialised at once (4 MiB of uint32)
 
 
@@ -41,17 +43,16 @@ def normalize(texts, *, lowercase: bool = True, punctuation: bool = True, digits
     arr = _as_string_array(texts)
     if lowercase:
         arr = pc.utf8_lower(arr)
-    if punctuation:
-        # ASCII punctuation is most of the matches and a regex replace costs per match:
-        # delete it with a byte mask first, leaving the (rare) non-ASCII matches to RE2.
-        arr = _drop_bytes(arr, _ASCII_PUNCT)
-        arr = pc.replace_substring_regex(arr, r"[\p{P}\p{S}]+", "")
+    data, offsets = _buffers(arr)
+    # Byte masks, not regexes: an RE2 replace costs per match and punctuation matches often.
+    drop = _ASCII_PUNCT[data] if punctuation else np.zeros(len(data), dtype=bool)
+    data = _non_ascii(data, drop, punctuation, digits)
+    data, offsets = data[~drop], offsets - _count_before(drop, offsets)
     if digits:
-        arr = pc.replace_substring_regex(arr, r"\p{Nd}+", "0")
-    arr = pc.replace_substring_regex(arr, _UNICODE_SPACE, " ")  # then whitespace is ASCII only
+        data, offsets = _collapse_digits(data, offsets)
     if whitespace:
-        arr = _collapse_spaces(arr)
-    return arr
+        data, offsets = _collapse_spaces(data, offsets)
+    return _from_buffers(data, offsets)
 
 
 def _normalize_for(texts, shingle: str, *, whitespace: bool, **kwargs) -> pa.Array:
@@ -135,10 +136,11 @@ def to_lean_minhashes(sigs: np.ndarray, *, seed: int = 1, scheme: str = "affine3
 def fmix64(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finalizer, a bijection that spreads every input bit."""
     h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
+    tmp = np.empty_like(h)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= np.right_shift(h, np.uint64(33), out=tmp)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
+    h ^= np.right_shift(h, np.uint64(33), out=tmp)
     return h
 
 
@@ -191,19 +193,73 @@ def _from_buffers(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(typ, len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def _compress(data: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> pa.Array:
-    dropped = np.flatnonzero(~keep)  # few: cheaper than a running count over every byte
-    return _from_buffers(data[keep], offsets - np.searchsorted(dropped, offsets))
+def _count_before(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many ``mask`` bytes precede each offset (the shift of the offsets after deleting)."""
+    return np.searchsorted(np.flatnonzero(mask), offsets)
 
 
-def _drop_bytes(arr: pa.Array, table: np.ndarray) -> pa.Array:
-    data, offsets = _buffers(arr)
-    return _compress(data, offsets, ~table[data])
+def _delete(data: np.ndarray, offsets: np.ndarray, positions: np.ndarray):
+    if len(positions) == 0:
+        return data, offsets
+    return np.delete(data, positions), offsets - np.searchsorted(positions, offsets)
 
 
-def _collapse_spaces(arr: pa.Array) -> pa.Array:
+@functools.lru_cache(maxsize=None)
+def _char_class(cp: int) -> int:
+    """0 other, 1 punctuation or symbol (P*, S*), 2 whitespace (Z*, U+0085), 3 digit (Nd)."""
+    cat = unicodedata.category(chr(cp))
+    if cat[0] in "PS":
+        return 1
+    if cat[0] == "Z" or cp == 0x85:
+        return 2
+    return 3 if cat == "Nd" else 0
+
+
+def _non_ascii(data: np.ndarray, drop: np.ndarray, punctuation: bool, digits: bool) -> np.ndarray:
+    """Decode the (few) non-ASCII characters, class them with ``unicodedata``: punctuation and
+    symbols are marked in ``drop``, whitespace becomes one space, digits one ``0``."""
+    hi = np.flatnonzero(data >= 0x80)
+    if len(hi) == 0:
+        return data
+    lead = hi[(data[hi] & 0xC0) != 0x80]
+    last = len(data) - 1
+    b0, b1, b2, b3 = (data[np.minimum(lead + k, last)].astype(np.int64) for k in range(4))
+    size = np.where(b0 >= 0xF0, 4, np.where(b0 >= 0xE0, 3, 2))
+    cp = np.where(size == 2, ((b0 & 0x1F) << 6) | (b1 & 0x3F),
+                  np.where(size == 3, ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F),
+                           ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)))
+    uniq, inv = np.unique(cp, return_inverse=True)
+    cls = np.array([_char_class(int(c)) for c in uniq], dtype=np.int8)[inv]
+    gone = (cls == 1) & punctuation
+    space, digit = cls == 2, (cls == 3) & digits
+    if not (gone.any() or space.any() or digit.any()):
+        return data
+    short = space | digit  # keep the lead byte as one ASCII byte, drop the continuation bytes
+    for k in range(4):
+        drop[lead[gone & (size > k)] + k] = True
+        if k:
+            drop[lead[short & (size > k)] + k] = True
+    data = data.copy()
+    data[lead[space]] = 0x20
+    data[lead[digit]] = 0x30
+    return data
+
+
+def _collapse_digits(data: np.ndarray, offsets: np.ndarray):
+    """Each run of digits (now all ASCII) becomes one ``0``."""
+    pos = np.flatnonzero((data - np.uint8(48)) <= 9)
+    if len(pos) == 0:
+        return data, offsets
+    data = data.copy()
+    data[pos] = 48
+    starts = np.zeros(len(data) + 1, dtype=bool)
+    starts[offsets] = True
+    inner = pos[1:][(pos[1:] == pos[:-1] + 1) & ~starts[pos[1:]]]  # digits after a digit
+    return _delete(data, offsets, inner)
+
+
+def _collapse_spaces(data: np.ndarray, offsets: np.ndarray):
     """Each whitespace run inside a document becomes one space; runs at either end vanish."""
-    data, offsets = _buffers(arr)
     sp = _SPACE[data]
     starts = np.zeros(len(data), dtype=bool)
     starts[offsets[:-1][offsets[:-1] < len(data)]] = True
@@ -214,7 +270,7 @@ def _collapse_spaces(arr: pa.Array) -> pa.Array:
     before_last = np.arange(len(data)) < np.repeat(last_word, np.diff(offsets))
     keep = ~sp | (prev_word & before_last)
     data = np.where(sp, np.uint8(32), data)
-    return _compress(data, offsets, keep)
+    return data[keep], offsets - _count_before(~keep, offsets)
 
 
 def _tokens(arr: pa.Array, shingle: str):
@@ -224,11 +280,16 @@ def _tokens(arr: pa.Array, shingle: str):
     first = np.zeros(len(data) + 1, dtype=bool)
     first[offsets[:-1]] = True  # document starts
     if shingle == "word":
-        word = ~_SPACE[data]
-        prev = np.concatenate([[False], word[:-1]]) & ~first[:-1]
-        nxt = np.concatenate([word[1:], [False]]) & ~first[1:]
-        starts = np.flatnonzero(word & ~prev)
-        ends = np.flatnonzero(word & ~nxt) + 1
+        # +1/-1 steps of the word mask are token starts/ends; a document boundary inside a run
+        # of word bytes (doc i ends and doc i+1 starts with a word byte) is both.
+        step = np.diff(_WORD[data].view(np.int8), prepend=np.int8(0), append=np.int8(0))
+        is_start, is_end = step == 1, step == -1
+        inner = offsets[1:-1]
+        inner = inner[(inner > 0) & (inner < len(data))]
+        inner = inner[(step[inner] == 0) & _WORD[data[inner]]]
+        is_start[inner] = True
+        is_end[inner] = True
+        starts, ends = np.flatnonzero(is_start), np.flatnonzero(is_end)
     else:
         starts = np.flatnonzero((data & 0xC0) != 0x80)  # not a UTF-8 continuation byte
         ends = np.append(starts[1:], len(data))
@@ -256,7 +317,7 @@ def _token_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     while len(long):  # tokens over 8 bytes: fold the next chunk in, shrinking the set each pass
         rest = length[long] - k
         chunk = window[starts[long] + k] & _LOW_BYTES[np.minimum(rest, 8)]
-        h[long] = (h[long] * _FOLD_MUL) ^ fmix64(chunk)
+        h[long] = (h[long] ^ chunk) * _FOLD_MUL + np.uint64(k)
         long = long[rest > 8]
         k += 8
     return fmix64(h ^ (length.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
@@ -276,21 +337,25 @@ def _shingle_starts(doc_tok: np.ndarray, ngram: int):
 
 
 def _fast_shingle_hashes(data, doc_tok, starts, ends, ngram: int):
-    """(S,) uint32 shingle hashes (top half of fmix64 of a keyed sum of token hashes)."""
+    """(S,) uint32 shingle hashes: top half of a keyed sum of the n token hashes."""
     tok = _token_hashes(data, starts, ends)
     start, limit, doc_sh = _shingle_starts(doc_tok, ngram)
     keys = np.random.RandomState(0x5EED).randint(0, 1 << 62, ngram, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     padded = np.concatenate([tok, np.zeros(ngram, dtype=np.uint64)])
-    g = padded[start] * keys[0]
+    n_tok = len(tok)
+    every = padded[:n_tok] * keys[0]  # the n-gram starting at each token: contiguous slices
+    term = np.empty_like(every)
     for j in range(1, ngram):
-        g += padded[start + j] * keys[j]
+        every += np.multiply(padded[j:j + n_tok], keys[j], out=term)
+    g = every[start] if n_tok else np.zeros(0, dtype=np.uint64)
     short = np.flatnonzero(start + ngram > limit)  # documents with fewer than ngram tokens
     if len(short):
         g[short] = 0
         for j in range(ngram):
             idx = start[short] + j
             g[short] += np.where(idx < limit[short], padded[idx] * keys[j], np.uint64(0))
-    return (fmix64(g) >> np.uint64(32)).astype(np.uint32), doc_sh
+    # token hashes are fmix64 outputs, so the top half of this keyed sum is already uniform
+    return (g >> np.uint64(32)).astype(np.uint32), doc_sh
 
 
 def _shingle_bytes(data, doc_tok, starts, ends, ngram: int, shingle: str) -> list[list[bytes]]:

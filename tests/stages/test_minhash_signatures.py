@@ -134,3 +134,33 @@ def test_bad_options_name_the_option():
         mh.signatures(["x"], shingle="line")
     with pytest.raises(ValueError, match="hash"):
         mh.signatures(["x"], hash="md5")
+
+
+def _reference_normalize(text: str) -> str:
+    """Character-by-character statement of what ``normalize`` does (slow, for checking)."""
+    import unicodedata
+
+    out = []
+    for ch in text.lower():
+        cat = unicodedata.category(ch)
+        if cat[0] in "PS":
+            continue
+        if cat == "Nd":
+            if not (out and out[-1] == "0"):
+                out.append("0")
+            continue
+        if cat[0] == "Z" or ch in "\t\n\v\f\r\x85":
+            ch = " "
+            if not out or out[-1] == " ":
+                continue
+        out.append(ch)
+    return "".join(out).strip(" ")
+
+
+def test_normalize_matches_a_per_character_reference(shared_data):
+    tricky = ["Ça coûte 1 234,50 € — «voilà»!", "x\u00a0y\u2003z\u3000w", "٣٤٥ and 12３", "emoji 🙂 ok…",
+              "tab\tand\r\nnew  lines ", "e\u0301 combining", "10.000,1", "0x1F!?", ""]
+    texts = tricky + _clough(shared_data)
+    got = mh.normalize(texts).to_pylist()
+    for text, out in zip(texts, got):
+        assert out == _reference_normalize(text), text[:80]
