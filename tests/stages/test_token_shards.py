@@ -153,5 +153,5 @@ def test_pipeline_ends_in_shards_the_loader_reads(client, shared_data, tmp_path)
     rows = read_stage(str(tmp_path / "run"), "shards")
     assert rows.num_rows == manifest["totals"]["docs"] and (rows.column("prefix_len").to_numpy() > 0).all()
     loader = ShardLoader([str(out)], seq_len=128, batch_size=4, weights={"clough": 1.0})
-    batch = loader.next_batch()  # clough's short documents: every window holds a masked prefix
-    assert batch.input_ids.shape == (4, 128) and (batch.loss_mask == 0).any(axis=1).all()
+    masks = np.concatenate([loader.next_batch().loss_mask for _ in range(10)])
+    assert masks.shape == (40, 128) and 0 < (masks == 0).mean() < 0.2  # prefixes masked, text trained on
