@@ -153,8 +153,8 @@ def test_d4_kept_fractions_match_targets(client, embedded):
 def test_d4_is_identical_across_partitionings_and_cluster_splits(client, embedded):
     one, stats_one = run(client, D4Prune(**EMBED), [embedded])
     # tile_rows below the largest cluster forces the block-pair path for the big clusters
-    many, stats_many = run(client, D4Prune(tile_rows=40, **EMBED), split(embedded, 7, seed=3))
-    assert max(int(k.split("-")[-1]) for k in stats_one["semdedup_cluster_sizes"]) > 40
+    many, stats_many = run(client, D4Prune(tile_rows=80, **EMBED), split(embedded, 7, seed=3))
+    assert max(int(k.split("-")[-1]) for k in stats_one["semdedup_cluster_sizes"]) > 80
     assert one.equals(many)
     assert stats_one == stats_many
 
@@ -194,9 +194,9 @@ def test_prefix_max_sim_chunks_agree_with_one_block():
 
 
 def test_embeds_inside_the_stage_when_no_embedding_column(client, corpus, embedded):
-    table = corpus[0].slice(0, 60)
+    table = corpus[0].slice(0, 24)
     out, _ = run(client, SemDeDup(eps=0.3, n_clusters=3, **EMBED), split(table, 2))
-    ref, _ = run(client, SemDeDup(eps=0.3, n_clusters=3, **EMBED), [embedded.slice(0, 60)])
+    ref, _ = run(client, SemDeDup(eps=0.3, n_clusters=3, **EMBED), [embedded.slice(0, 24)])
     assert "embedding" not in out.column_names  # computed vectors are not written
     np.testing.assert_allclose(out.column("semdedup_max_sim").to_numpy(),
                                ref.column("semdedup_max_sim").to_numpy(), atol=1e-5)
