@@ -210,3 +210,27 @@ def test_bad_config_names_stage_and_key():
         SemDeDup(which_to_keep="oldest")
     with pytest.raises(ValueError, match="semdedup: pooling"):
         SemDeDup(pooling="max")
+
+
+def test_pipeline_runs_semdedup_then_d4_reusing_embeddings(client, embedded, tmp_path):
+    import pyarrow.parquet as pq
+
+    from datamill.pipeline.io import read_stage
+    from datamill.pipeline.runner import run_pipeline
+
+    pq.write_table(embedded.slice(0, 400), tmp_path / "docs.parquet")
+    config = {
+        "name": "d4", "output": str(tmp_path / "run"),
+        "sources": {"docs": {"format": "parquet", "path": str(tmp_path / "docs.parquet")}},
+        "stages": [{"use": "semdedup", "eps": 0.14, "mode": "annotate", **EMBED},
+                   {"use": "d4", "r_dedup": 0.8, "r_proto": 0.75, **EMBED}],
+        "execution": {"partition_rows": 150},
+    }
+    stats = run_pipeline(config, client=client, progress=False).stats
+    assert stats["semdedup"]["rows_out"] == 400 and stats["semdedup"]["flagged"]["semdedup"] >= 1
+    d4 = stats["d4"]
+    assert d4["removed"] == {"semdedup": 80, "ssl_prototype": 80} and d4["rows_out"] == 240
+    assert d4["extra"]["kept_fraction"] == pytest.approx(0.6)
+    out = read_stage(str(tmp_path / "run"), "d4")
+    assert {"embedding", "semdedup_max_sim", "d4_cluster", "d4_proto_dist"} <= set(out.column_names)
+    assert out.column("d4_proto_dist").null_count == 0
