@@ -62,9 +62,11 @@ def _normalize_for(texts, shingle: str, *, whitespace: bool, **kwargs) -> pa.Arr
 
 def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "word", seed: int = 1,
                hash: str = "fast", lowercase: bool = True, punctuation: bool = True,
-               digits: bool = True, whitespace: bool = True) -> np.ndarray:
+               digits: bool = True, whitespace: bool = True, device: str = "cpu") -> np.ndarray:
     """MinHash signatures, ``(len(texts), num_perm)`` uint32. A document with fewer than
-    ``ngram`` tokens is one shingle; a document with no tokens gets all ``0xFFFFFFFF``."""
+    ``ngram`` tokens is one shingle; a document with no tokens gets all ``0xFFFFFFFF``.
+    ``device`` other than ``cpu`` (``cuda``, ``auto``) runs the permutations with torch,
+    bit-identical (``hash="fast"`` only)."""
     _check(num_perm, ngram, shingle, hash)
     norm = _normalize_for(texts, shingle, lowercase=lowercase, punctuation=punctuation, digits=digits,
                           whitespace=whitespace)
@@ -72,6 +74,12 @@ def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "wo
     if hash == "fast":
         values, doc_sh = _fast_shingle_hashes(data, doc_tok, starts, ends, ngram)
         a, b = permutations(num_perm, seed)
+        if device != "cpu":
+            from datamill.stages.minhash_torch import permute_min_torch, resolve_device
+
+            device = resolve_device(device)
+            if device != "cpu":
+                return permute_min_torch(values, doc_sh, a, b, device=device)
         return permute_min(values, doc_sh, a, b)
     return _datasketch_signatures(data, doc_tok, starts, ends, ngram, shingle, num_perm, seed)
 

@@ -55,6 +55,7 @@ class MinHashDedup(GlobalStage):
     punctuation: bool = True  # drop Unicode P* and S*
     digits: bool = True  # each run of digits -> "0"
     whitespace: bool = True  # collapse runs (char shingles; word shingles split on any run)
+    device: str = "cpu"  # cpu | cuda | auto (cuda when torch sees a GPU): where permutations run
     keep: str = "first"  # first (smallest id) | longest | a numeric column (highest value); ties: id
     verify: bool = False  # drop candidate edges with exact Jaccard < threshold (Lee et al.); off as FineWeb
     local_components_max_edges: int = 5_000_000  # up to ~80 MB of edges: components in one task
@@ -72,6 +73,8 @@ class MinHashDedup(GlobalStage):
             raise bad("shingle", f"one of {list(mh.SHINGLES)}")
         if self.hash not in mh.HASHES:
             raise bad("hash", f"one of {list(mh.HASHES)}")
+        if self.device not in ("cpu", "auto") and not self.device.startswith("cuda"):
+            raise bad("device", "cpu, cuda[:N] or auto")
         if self.mode not in ("drop", "annotate"):
             raise bad("mode", "drop or annotate")
         if not 0.0 < self.threshold <= 1.0:
@@ -147,7 +150,7 @@ class MinHashDedup(GlobalStage):
     def _signature_rows(self, texts) -> np.ndarray:
         num_perm, _, _ = self.lsh_params()
         return mh.signatures(texts, num_perm=num_perm, ngram=self.ngram, shingle=self.shingle,
-                             seed=self.seed, hash=self.hash, **self._norm())
+                             seed=self.seed, hash=self.hash, device=self.device, **self._norm())
 
     def _norm(self) -> dict:
         return {"lowercase": self.lowercase, "punctuation": self.punctuation, "digits": self.digits,

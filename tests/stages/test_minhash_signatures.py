@@ -164,3 +164,26 @@ def test_normalize_matches_a_per_character_reference(shared_data):
     got = mh.normalize(texts).to_pylist()
     for text, out in zip(texts, got):
         assert out == _reference_normalize(text), text[:80]
+
+
+def test_torch_permutations_are_bit_identical_to_numpy(shared_data):
+    torch = pytest.importorskip("torch")
+    from datamill.stages.minhash_torch import permute_min_torch
+
+    texts = TEXTS + _clough(shared_data)
+    norm = mh.normalize(texts)
+    values, offsets = mh._fast_shingle_hashes(*mh._tokens(norm, "word"), 5)
+    a, b = mh.permutations(96, seed=4)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        got = permute_min_torch(values, offsets, a, b, device=device, block=5000)  # several blocks
+        np.testing.assert_array_equal(got, mh.permute_min(values, offsets, a, b))
+
+
+@pytest.mark.gpu
+def test_signatures_on_gpu_equal_cpu(shared_data):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    texts = _clough(shared_data)
+    np.testing.assert_array_equal(mh.signatures(texts, device="cuda"), mh.signatures(texts))
