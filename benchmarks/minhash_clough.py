@@ -44,7 +44,7 @@ def clusters(stage: MinHashDedup, ids, texts, client) -> dict[str, str]:
     from datamill.pipeline.partitions import Partitions, PlanContext
 
     parts = [pa.table({"id": ids[i::2], "text": texts[i::2]}) for i in range(2)]
-    ctx = PlanContext(stage_name="near", stage_dir="/tmp", client=client)
+    ctx = PlanContext(stage_name="near", stage_dir="", client=client)
     out = pa.concat_tables(stage.plan(ctx, Partitions(client, client.scatter(parts, hash=False))).gather())
     return dict(zip(out.column("id").to_pylist(), out.column("minhash_cluster").to_pylist()))
 

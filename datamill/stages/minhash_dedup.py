@@ -115,7 +115,7 @@ class MinHashDedup(GlobalStage):
         keepers = members.shuffle(_split_by_label, n_in, _choose_keepers)
         ctx.add_stats("clusters", keepers.map(_cluster_sizes).reduce(_merge_sizes).map(_size_stats))
         back = keepers.shuffle(_split_by_node_partition, n_in, _concat_tables)
-        return parts.map(self._apply, back)
+        return parts.map_indexed(self._apply, back, ctx.stage_dir)
 
     def _components(self, ctx, parts, edges, n_in):
         n_edges = edges.map(lsh.edge_count).reduce(sum).result()
@@ -195,7 +195,9 @@ class MinHashDedup(GlobalStage):
         return pa.table({"label": label, "node": nodes, "id": _column(table, "id").take(rows),
                          "priority": self._priority(table, rows)})
 
-    def _apply(self, table: pa.Table, assigned: pa.Table) -> pa.Table:
+    def _apply(self, index: int, table: pa.Table, assigned: pa.Table, stage_dir: str) -> pa.Table:
+        """Cluster columns and removal reasons; members of clusters of >= 2 also go to
+        ``STAGE_DIR/_clusters/`` (id, cluster, is_duplicate, text) for ``cluster_members``."""
         ids = _column(table, "id").cast(pa.string())
         rows = (_np(assigned.column("node")) & np.uint64(0xFFFFFFFF)).astype(np.int64)
         order = np.argsort(rows)
@@ -206,6 +208,9 @@ class MinHashDedup(GlobalStage):
         dup[rows] = _np(assigned.column("is_duplicate"))
         out = _set_column(table, "minhash_cluster", pc.replace_with_mask(ids, pa.array(mask), keeper))
         out = _set_column(out, "is_duplicate", pa.array(dup))
+        if stage_dir and len(rows):
+            members = out.take(pa.array(np.sort(rows))).select(["id", "minhash_cluster", "is_duplicate", "text"])
+            _write_table(f"{stage_dir}/_clusters/part-{index:05d}.parquet", members)
         return with_reasons(out, pa.array(np.where(dup, REASON, None), type=pa.string()))
 
     def _shingle_sets(self, table: pa.Table, rows: np.ndarray):
@@ -243,6 +248,31 @@ class MinHashDedup(GlobalStage):
         union = a_len + b_len - inter
         ok = inter >= self.threshold * np.maximum(union, 1)
         return (u[ok], v[ok]), (len(u), int(ok.sum()))
+
+
+def cluster_members(run_dir: str, stage: str, cluster_id: str) -> pa.Table:
+    """Every member of one near-duplicate cluster (``datamill show RUN STAGE --cluster ID``):
+    id, minhash_cluster, is_duplicate, text, keeper first."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    fs, root = fsspec.core.url_to_fs(f"{str(run_dir).rstrip('/')}/{stage}/_clusters")
+    files = sorted(fs.glob(f"{root}/part-*.parquet")) if fs.exists(root) else []
+    tables = [pq.read_table(f, filesystem=fs, filters=[("minhash_cluster", "=", cluster_id)]) for f in files]
+    if not tables:
+        return pa.table({"id": pa.array([], pa.string()), "minhash_cluster": pa.array([], pa.string()),
+                         "is_duplicate": pa.array([], pa.bool_()), "text": pa.array([], pa.string())})
+    return pa.concat_tables(tables).sort_by([("is_duplicate", "ascending"), ("id", "ascending")])
+
+
+def _write_table(path: str, table: pa.Table) -> None:
+    import fsspec
+
+    from datamill.pipeline.rundir import atomic_write_table
+
+    fs, root = fsspec.core.url_to_fs(path)
+    fs.makedirs(root.rsplit("/", 1)[0], exist_ok=True)
+    atomic_write_table(path, table)
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:

@@ -9,7 +9,6 @@ from datamill.stages import minhash as mh
 from datamill.stages import minhash_lsh as lsh
 from datamill.stages.base import REMOVAL_REASON
 from datamill.stages.minhash_dedup import MinHashDedup
-from tests.conftest import run_plan
 
 
 def _words(shared_data):
@@ -50,12 +49,19 @@ def _parts(table, n):
     return [table.take(np.arange(i * size, min((i + 1) * size, table.num_rows))) for i in range(n)]
 
 
-def _run(client, stage, table, n=2, tmp_path=None):
-    return pa.concat_tables(run_plan(client, stage, _parts(table, n), tmp_path=tmp_path)).sort_by("id")
+def _run(client, stage, table, n=2, tmp_path=""):
+    """The stage's plan on ``n`` partitions (no stage dir unless ``tmp_path``: no _clusters files)."""
+    from datamill.pipeline.partitions import Partitions, PlanContext
+
+    parts = Partitions(client, client.scatter(_parts(table, n), hash=False))
+    ctx = PlanContext(stage_name="near", stage_dir=str(tmp_path), client=client)
+    return pa.concat_tables(stage.plan(ctx, parts).gather()).sort_by("id")
 
 
-def test_drop_mode_removes_planted_near_duplicates_and_keeps_the_smallest_id(client, corpus):
-    out = _run(client, MinHashDedup(), corpus, n=3)
+def test_drop_mode_removes_planted_near_duplicates_and_keeps_the_smallest_id(client, corpus, tmp_path):
+    from datamill.stages.minhash_dedup import cluster_members
+
+    out = _run(client, MinHashDedup(), corpus, n=3, tmp_path=tmp_path / "near")
     removed = set(pc_filter(out, out.column(REMOVAL_REASON).is_valid()).column("id").to_pylist())
     planted = {f"n{k:03d}" for k in range(30)} | {"n100"} | {f"x{k:03d}" for k in range(5)}
     assert planted <= removed  # "b..." sorts before "n..."/"x...", so the originals are kept
@@ -64,6 +70,9 @@ def test_drop_mode_removes_planted_near_duplicates_and_keeps_the_smallest_id(cli
     cluster = dict(zip(out.column("id").to_pylist(), out.column("minhash_cluster").to_pylist()))
     assert cluster["n100"] == cluster["n000"] == "b000"  # the chain is one component
     assert cluster["b007"] == "b007" and out.num_rows == corpus.num_rows
+    members = cluster_members(str(tmp_path), "near", "b000")  # what `datamill show --cluster` lists
+    assert members.column("id").to_pylist() == ["b000", "n000", "n100"]
+    assert members.column("is_duplicate").to_pylist() == [False, True, True]
 
 
 def pc_filter(table, mask):
@@ -98,8 +107,11 @@ def test_keep_longest_prefers_the_longer_document(client):
     MinHashDedup(local_components_max_edges=0, keep="longest"),  # distributed components
     MinHashDedup(verify=True, threshold=0.7, preset="fineweb"),
 ], ids=["local", "distributed", "verify"])
-def test_output_is_identical_for_1_2_and_8_partitions(client, corpus, stage):
-    outs = [_run(client, stage, corpus, n=n) for n in (1, 2, 8)]
+def test_output_is_identical_for_1_2_and_8_partitions(client, corpus, stage, tmp_path):
+    from tests.conftest import run_plan
+
+    outs = [pa.concat_tables(run_plan(client, stage, _parts(corpus, n), tmp_path=tmp_path / str(n))).sort_by("id")
+            for n in (1, 2, 8)]
     assert outs[0].column("is_duplicate").to_numpy(zero_copy_only=False).sum() >= 30
     for other in outs[1:]:
         assert other.equals(outs[0])

@@ -1,0 +1,121 @@
+"""datatrove's MinHash pipeline on the Debian corpus, for the side-by-side with minhash_dedup.
+
+Runs in its OWN virtualenv (never the project's):
+
+    python3 -m venv /work/bench-venv-datatrove
+    /work/bench-venv-datatrove/bin/pip install datatrove spacy pyarrow psutil
+    /work/bench-venv-datatrove/bin/python benchmarks/minhash_datatrove.py --corpus bench-data/debian-50k
+
+Equivalent settings to ``minhash_dedup preset=fineweb``: word 5-grams, 14 buckets x 8 hashes,
+datatrove's own text normalisation, 2 workers, LocalPipelineExecutor, its 4 stages (signatures,
+buckets, cluster, filter) timed one by one. ``--tokenizer whitespace`` swaps datatrove's
+default spaCy word tokenizer for ``str.split`` (not its default; PERF.md measured both).
+Prints one JSON line with per-stage wall seconds, peak RSS and recall on the planted pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+
+
+class PeakRSS(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak, self.stop = 0, threading.Event()
+
+    def run(self):
+        me = psutil.Process()
+        while not self.stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.2)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--work", type=Path, default=Path("bench-data/runs/datatrove"))
+    ap.add_argument("--tasks", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tokenizer", choices=["default", "whitespace"], default="default")
+    args = ap.parse_args(argv)
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.readers import ParquetReader
+    from datatrove.pipeline.writers import ParquetWriter
+    from datatrove.utils.hashing import HashConfig
+    from datatrove.utils.word_tokenizers import WordTokenizer
+
+    class Whitespace(WordTokenizer):
+        def word_tokenize(self, text):
+            return text.split()
+
+        def sent_tokenize(self, text):
+            return [text]
+
+        def span_tokenize(self, text):
+            raise NotImplementedError
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    w = args.work
+    config = MinhashConfig(hash_config=HashConfig(precision=64), num_buckets=14, hashes_per_bucket=8, n_grams=5)
+    language = Whitespace("en") if args.tokenizer == "whitespace" else "en"
+
+    def reader():
+        return ParquetReader(str(args.corpus.resolve()), glob_pattern="part-*.parquet", text_key="text", id_key="id")
+
+    stages = {
+        "signatures": LocalPipelineExecutor(
+            pipeline=[reader(), MinhashDedupSignature(output_folder=str(w / "sigs"), config=config, language=language)],
+            tasks=args.tasks, workers=args.workers, logging_dir=str(w / "logs/sigs")),
+        "buckets": LocalPipelineExecutor(
+            pipeline=[MinhashDedupBuckets(input_folder=str(w / "sigs"), output_folder=str(w / "buckets"), config=config)],
+            tasks=config.num_buckets, workers=args.workers, logging_dir=str(w / "logs/buckets")),
+        "cluster": LocalPipelineExecutor(
+            pipeline=[MinhashDedupCluster(input_folder=str(w / "buckets"), output_folder=str(w / "remove"), config=config)],
+            tasks=1, logging_dir=str(w / "logs/cluster")),
+        "filter": LocalPipelineExecutor(
+            pipeline=[reader(), MinhashDedupFilter(input_folder=str(w / "remove")),
+                      ParquetWriter(str(w / "out"))],
+            tasks=args.tasks, workers=args.workers, logging_dir=str(w / "logs/filter")),
+    }
+    seconds = {}
+    rss = PeakRSS()
+    rss.start()
+    for name, executor in stages.items():
+        t0 = time.perf_counter()
+        executor.run()
+        seconds[name] = round(time.perf_counter() - t0, 1)
+    rss.stop.set()
+    kept = set()
+    for f in (w / "out").rglob("*.parquet"):
+        kept.update(str(i) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    truth = pq.read_table(args.corpus / "truth.parquet").to_pylist()
+    caught = sum(1 for r in truth if r["id"] not in kept or r["source_id"] not in kept)
+    n_docs = sum(pq.ParquetFile(p).metadata.num_rows for p in args.corpus.glob("part-*.parquet"))
+    planted = {r["id"] for r in truth} | {r["source_id"] for r in truth}
+    print(json.dumps({"tool": "datatrove", "tokenizer": args.tokenizer, "corpus": str(args.corpus), "docs": n_docs,
+                      "workers": args.workers, "tasks": args.tasks, "stage_s": seconds,
+                      "wall_s": round(sum(seconds.values()), 1), "peak_rss_gb": round(rss.peak / 2**30, 2),
+                      "recall": caught / len(truth), "removed": n_docs - len(kept),
+                      "removed_not_planted": n_docs - len(kept) - sum(1 for i in planted if i not in kept)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
