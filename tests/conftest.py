@@ -38,7 +38,7 @@ def client():
 def run_plan(client, stage, *inputs: list[pa.Table], tmp_path=None) -> list[pa.Table]:
     """Run a global stage's plan on lists of in-memory partitions; return its output partitions
     (with any removal-reason column still attached, so tests see what the engine would act on)."""
-    parts = [Partitions(client, client.scatter(tables), name=f"in{k}") for k, tables in enumerate(inputs)]
+    parts = [Partitions(client, client.scatter(tables, hash=False), name=f"in{k}") for k, tables in enumerate(inputs)]
     ctx = PlanContext(stage_name="test", stage_dir=str(tmp_path or "."), client=client)
     return stage.plan(ctx, *parts).gather()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,8 +18,10 @@ _counter = itertools.count()
 
 
 def _name(fn: Callable, label: str) -> str:
+    """A fresh key prefix. Dask merges tasks with equal keys, and another driver on the same
+    cluster counts from 0 too, so a random part keeps two runs' tasks apart."""
     base = getattr(fn, "__name__", type(fn).__name__)
-    return f"{label}-{base}-{next(_counter)}"
+    return f"{label}-{base}-{next(_counter)}-{uuid.uuid4().hex[:8]}"
 
 
 class Lazy:
@@ -69,6 +72,11 @@ class Partitions:
 
     def __len__(self) -> int:
         return len(self.futures)
+
+    @staticmethod
+    def concat(parts: list[Partitions], name: str = "") -> Partitions:
+        """The partitions of several inputs, one after the other (multi-input stages)."""
+        return Partitions(parts[0].client, [f for p in parts for f in p.futures], name)
 
     def map(self, fn: Callable, *args: Any, **kwargs: Any) -> Partitions:
         """``fn(part_i, *args)`` per partition. A ``Partitions`` argument is zipped (same

@@ -60,7 +60,7 @@ def partition_stats(table_in: pa.Table | None, table_out: pa.Table, removed: dic
     bytes_in, words_in = text_measures(table_in) if table_in is not None else (0, 0)
     written = [c for c in table_out.column_names
                if (table_in is None or c not in table_in.column_names) and _is_numeric(table_out.schema.field(c).type)]
-    hists = {c: histogram(pc.cast(table_out.column(c), pa.float64())) for c in written}
+    hists = {c: histogram(pc.cast(table_out.column(c), pa.float64(), safe=False)) for c in written}
     if "text" in table_out.column_names:
         hists["text_chars"] = histogram(pc.utf8_length(table_out.column("text")))
     return {

@@ -75,7 +75,7 @@ class Mix(GlobalStage):
         solved = merged.map(self._solve)
         ctx.add_stats("mix", solved.map(_summary))
         outs = [p.map(self._apply, name, solved, tok) for p, name in zip(inputs, names)]
-        return Partitions(inputs[0].client, [f for o in outs for f in o.futures], name=ctx.stage_name)
+        return Partitions.concat(outs, name=ctx.stage_name)
 
     # -- per partition ------------------------------------------------------------------------
     def _groups(self, table: pa.Table, name: str) -> list[str]:
