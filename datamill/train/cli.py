@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("datamill").setLevel(logging.INFO if rank == 0 else logging.WARNING)
     from datamill.train.config import TrainConfigError, load_config
 
     overrides = list(args.set) + (["resume=false"] if args.no_resume else [])

@@ -98,6 +98,8 @@ def _block(lines, pos, indent):
             raise ValueError(f"line {n}: expected 'key: value', got {content!r}")
         key = scalar(key) if key.strip()[0] in "\"'" else key.strip()
         pos += 1
+        if rest.strip()[:1] in ("&", "*", "|", ">", "!"):
+            raise ValueError(f"line {n}: YAML feature not supported without PyYAML: {content!r}")
         if rest.strip():
             out[key] = scalar(rest)
         elif pos < len(lines) and (lines[pos][0] > indent or

@@ -67,3 +67,27 @@ def test_loss_falls_below_unigram_entropy_on_real_text(real_shards, tmp_path):
     assert first > h  # an untrained model is worse than unigram statistics
     assert result["val_loss"] < h - 0.5, (result["val_loss"], h)  # it learned more than token frequencies
     assert {"val_loss/stories", "val_loss/web"} & set(result)
+
+
+def test_cli_trains_on_shards_and_exports(real_shards, tmp_path, capsys):
+    from datamill.train.cli import main
+
+    cfg = {"out_dir": str(tmp_path / "run"), "device": "cpu", "steps": 4, "log_interval": 2, "eval_interval": 0,
+           "model": {"n_layer": 1, "n_head": 2, "d_model": 32},
+           "data": {"shards": [str(real_shards)], "seq_len": 32, "batch_size": 4, "val_fraction": 0.15,
+                    "val_batches": 1}}
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(cfg))
+    assert main([str(path), "--set", "optim.lr=1e-3"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 4 and "val_loss/stories" in result
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [2, 4]
+    hf = tmp_path / "run" / "hf"
+    assert json.loads((hf / "config.json").read_text())["vocab_size"] == 1024
+    transformers = pytest.importorskip("transformers")
+    tok = transformers.AutoTokenizer.from_pretrained(hf)
+    model = transformers.LlamaForCausalLM.from_pretrained(hf)
+    ids = tok("It was a dark and stormy night", return_tensors="pt").input_ids
+    assert model(ids).logits.shape == (1, ids.shape[1], 1024)
+    assert tok.decode(ids[0]) == "It was a dark and stormy night"
