@@ -40,7 +40,7 @@ def timed(fn, repeats=3):
 
 def main():
     texts = corpus()
-    values, offsets = mh._fast_shingle_hashes(*mh._tokens(mh.normalize(texts, whitespace=False), "word"), 5)
+    values, offsets = mh.shingle_hashes(texts)
     a, b = mh.permutations(128, seed=1)
     n = len(texts)
     permute_min_torch(values[:1000], offsets[:2], a, b, device="cuda")  # warm-up

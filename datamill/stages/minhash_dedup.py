@@ -20,7 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.stages import minhash as mh
+from datamill.stages import minhash_clusters as clusters
 from datamill.stages import minhash_lsh as lsh
+from datamill.stages import minhash_verify as verify
+from datamill.stages.minhash_clusters import cluster_members, np_column  # noqa: F401 (public)
 from datamill.stages.base import GlobalStage, register, with_reasons
 
 REASON = "minhash_duplicate"
@@ -112,9 +115,9 @@ class MinHashDedup(GlobalStage):
             edges = self._verify(ctx, parts, edges, n_in)
         labels = self._components(ctx, parts, edges, n_in)
         members = parts.map(self._members, labels)
-        keepers = members.shuffle(_split_by_label, n_in, _choose_keepers)
-        ctx.add_stats("clusters", keepers.map(_cluster_sizes).reduce(_merge_sizes).map(_size_stats))
-        back = keepers.shuffle(_split_by_node_partition, n_in, _concat_tables)
+        keepers = members.shuffle(clusters.split_by_label, n_in, clusters.choose_keepers)
+        ctx.add_stats("clusters", keepers.map(clusters.cluster_sizes).reduce(clusters.merge_sizes).map(clusters.size_stats))
+        back = keepers.shuffle(clusters.split_by_node_partition, n_in, clusters.concat_tables)
         return parts.map_indexed(self._apply, back, ctx.stage_dir)
 
     def _components(self, ctx, parts, edges, n_in):
@@ -138,11 +141,12 @@ class MinHashDedup(GlobalStage):
 
     def _verify(self, ctx, parts, edges, n_in):
         by_u = edges.shuffle(lsh.split_by_partition, n_in, _union_edges)
-        with_u = parts.map(self._attach_shingles, by_u)
-        by_v = with_u.shuffle(_split_by_v_partition, n_in, _concat_tables)
-        checked = parts.map(self._check_edges, by_v)
-        counts = checked.map(_second).reduce(_sum_pairs)
-        ctx.add_stats("verification", counts.map(_fp_rate))
+        opts = {"ngram": self.ngram, "shingle": self.shingle, **self._norm()}
+        with_u = parts.map(verify.attach_shingles, by_u, opts)
+        by_v = with_u.shuffle(clusters.split_by_v_partition, n_in, clusters.concat_tables)
+        checked = parts.map(verify.check_edges, by_v, opts, self.threshold)
+        counts = checked.map(_second).reduce(verify.sum_pairs)
+        ctx.add_stats("verification", counts.map(verify.fp_rate))
         return checked.map(_first)
 
     # -- tasks (run on workers; pure functions of the stage config and their inputs) ----------
@@ -199,92 +203,25 @@ class MinHashDedup(GlobalStage):
         """Cluster columns and removal reasons; members of clusters of >= 2 also go to
         ``STAGE_DIR/_clusters/`` (id, cluster, is_duplicate, text) for ``cluster_members``."""
         ids = _column(table, "id").cast(pa.string())
-        rows = (_np(assigned.column("node")) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        rows = (np_column(assigned.column("node")) & np.uint64(0xFFFFFFFF)).astype(np.int64)
         order = np.argsort(rows)
         mask = np.zeros(table.num_rows, dtype=bool)
         mask[rows] = True
         keeper = assigned.column("keeper").combine_chunks().take(pa.array(order))
         dup = np.zeros(table.num_rows, dtype=bool)
-        dup[rows] = _np(assigned.column("is_duplicate"))
+        dup[rows] = np_column(assigned.column("is_duplicate"))
         out = _set_column(table, "minhash_cluster", pc.replace_with_mask(ids, pa.array(mask), keeper))
         out = _set_column(out, "is_duplicate", pa.array(dup))
         if stage_dir and len(rows):
             members = out.take(pa.array(np.sort(rows))).select(["id", "minhash_cluster", "is_duplicate", "text"])
-            _write_table(f"{stage_dir}/_clusters/part-{index:05d}.parquet", members)
+            clusters.write_table(f"{stage_dir}/_clusters/part-{index:05d}.parquet", members)
         return with_reasons(out, pa.array(np.where(dup, REASON, None), type=pa.string()))
-
-    def _shingle_sets(self, table: pa.Table, rows: np.ndarray):
-        """Sorted unique 32-bit shingle hashes of ``rows``: (flat values, (k+1,) offsets)."""
-        norm = mh.normalize(_column(table, "text").take(rows), **self._norm())
-        data, doc_tok, starts, ends = mh._tokens(norm, self.shingle)
-        values, offsets = mh._fast_shingle_hashes(data, doc_tok, starts, ends, self.ngram)
-        doc = np.repeat(np.arange(len(rows), dtype=np.uint64), np.diff(offsets))
-        keys = np.unique((doc << np.uint64(32)) | values.astype(np.uint64))
-        counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(rows))
-        return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.concatenate([[0], np.cumsum(counts)])
-
-    def _attach_shingles(self, table: pa.Table, edges: tuple) -> pa.Table:
-        u, v = edges
-        node_u, inv = np.unique(u, return_inverse=True)
-        values, offsets = self._shingle_sets(table, (node_u & np.uint64(0xFFFFFFFF)).astype(np.int64))
-        sets = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values))
-        return pa.table({"u": u, "v": v, "set_u": sets.take(pa.array(inv))})
-
-    def _check_edges(self, table: pa.Table, edges: pa.Table) -> tuple[tuple, tuple[int, int]]:
-        u, v = _np(edges.column("u")), _np(edges.column("v"))
-        node_v, inv = np.unique(v, return_inverse=True)
-        values, offsets = self._shingle_sets(table, (node_v & np.uint64(0xFFFFFFFF)).astype(np.int64))
-        set_u = edges.column("set_u").combine_chunks()
-        a_vals = set_u.flatten().to_numpy()
-        a_len = np.diff(set_u.offsets.to_numpy())
-        b_len = np.diff(offsets)[inv]
-        b_vals = values[np.repeat(offsets[:-1][inv] - np.cumsum(b_len) + b_len, b_len)
-                        + np.arange(int(b_len.sum()))]
-        e = np.arange(len(u), dtype=np.uint64)
-        keys = np.sort(np.concatenate([(np.repeat(e, a_len) << np.uint64(32)) | a_vals.astype(np.uint64),
-                                       (np.repeat(e, b_len) << np.uint64(32)) | b_vals.astype(np.uint64)]))
-        both = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
-        inter = np.bincount(both.astype(np.int64), minlength=len(u))
-        union = a_len + b_len - inter
-        ok = inter >= self.threshold * np.maximum(union, 1)
-        return (u[ok], v[ok]), (len(u), int(ok.sum()))
-
-
-def cluster_members(run_dir: str, stage: str, cluster_id: str) -> pa.Table:
-    """Every member of one near-duplicate cluster (``datamill show RUN STAGE --cluster ID``):
-    id, minhash_cluster, is_duplicate, text, keeper first."""
-    import fsspec
-    import pyarrow.parquet as pq
-
-    fs, root = fsspec.core.url_to_fs(f"{str(run_dir).rstrip('/')}/{stage}/_clusters")
-    files = sorted(fs.glob(f"{root}/part-*.parquet")) if fs.exists(root) else []
-    tables = [pq.read_table(f, filesystem=fs, filters=[("minhash_cluster", "=", cluster_id)]) for f in files]
-    if not tables:
-        return pa.table({"id": pa.array([], pa.string()), "minhash_cluster": pa.array([], pa.string()),
-                         "is_duplicate": pa.array([], pa.bool_()), "text": pa.array([], pa.string())})
-    return pa.concat_tables(tables).sort_by([("is_duplicate", "ascending"), ("id", "ascending")])
-
-
-def _write_table(path: str, table: pa.Table) -> None:
-    import fsspec
-
-    from datamill.pipeline.rundir import atomic_write_table
-
-    fs, root = fsspec.core.url_to_fs(path)
-    fs.makedirs(root.rsplit("/", 1)[0], exist_ok=True)
-    atomic_write_table(path, table)
-
 
 def _column(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         raise ValueError(f"minhash_dedup: input has no {name!r} column (columns: {table.column_names})")
     col = table.column(name)
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-
-
-def _np(col) -> np.ndarray:
-    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    return col.to_numpy(zero_copy_only=False)
 
 
 def _set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
@@ -333,73 +270,3 @@ def _labels_of_partition(index: int, _table, comp: tuple) -> tuple:
     return nodes[sel], labels[sel]
 
 
-def _split_table(table: pa.Table, route: np.ndarray, n_out: int) -> list[pa.Table]:
-    order = np.argsort(route, kind="stable")
-    bounds = np.searchsorted(route[order], np.arange(n_out + 1))
-    table = table.take(pa.array(order))
-    return [table.slice(bounds[j], bounds[j + 1] - bounds[j]) for j in range(n_out)]
-
-
-def _split_by_label(table: pa.Table, n_out: int) -> list[pa.Table]:
-    return _split_table(table, lsh.hash_route(_np(table.column("label")), n_out), n_out)
-
-
-def _split_by_node_partition(table: pa.Table, n_out: int) -> list[pa.Table]:
-    return _split_table(table, (_np(table.column("node")) >> np.uint64(32)).astype(np.int64), n_out)
-
-
-def _split_by_v_partition(table: pa.Table, n_out: int) -> list[pa.Table]:
-    return _split_table(table, (_np(table.column("v")) >> np.uint64(32)).astype(np.int64), n_out)
-
-
-def _concat_tables(pieces: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(pieces).combine_chunks()
-
-
-def _choose_keepers(pieces: list[pa.Table]) -> pa.Table:
-    """Per component: the member with the lowest (priority, id) is kept; all get its id."""
-    members = pa.concat_tables(pieces).sort_by([("label", "ascending"), ("priority", "ascending"),
-                                                ("id", "ascending")])
-    label = _np(members.column("label"))
-    first = np.concatenate([[True], label[1:] != label[:-1]]) if len(label) else np.zeros(0, bool)
-    group = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
-    sizes = np.diff(np.append(starts, len(label)))
-    keeper = members.column("id").take(pa.array(starts[group]))
-    return pa.table({"node": members.column("node"), "keeper": keeper.cast(pa.string()),
-                     "is_duplicate": pa.array(~first), "size": pa.array(sizes[group])})
-
-
-def _cluster_sizes(keepers: pa.Table) -> dict[int, int]:
-    sizes = _np(keepers.column("size"))[~_np(keepers.column("is_duplicate"))]
-    values, counts = np.unique(sizes, return_counts=True)
-    return dict(zip(values.tolist(), counts.tolist()))
-
-
-def _merge_sizes(parts: list[dict]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for d in parts:
-        for k, v in d.items():
-            out[k] = out.get(k, 0) + v
-    return out
-
-
-def _size_stats(sizes: dict[int, int]) -> dict:
-    """Clusters of >= 2 documents: count, duplicates, largest, histogram in powers of two."""
-    hist: dict[str, int] = {}
-    for size, count in sorted(sizes.items()):
-        hi = 1 << (size - 1).bit_length()
-        label = str(size) if size <= 2 else f"{hi // 2 + 1}-{hi}"
-        hist[label] = hist.get(label, 0) + count
-    return {"clusters": sum(sizes.values()), "duplicates": sum((s - 1) * c for s, c in sizes.items()),
-            "largest": max(sizes, default=0), "size_histogram": hist}
-
-
-def _sum_pairs(parts: list[tuple[int, int]]) -> tuple[int, int]:
-    return sum(p[0] for p in parts), sum(p[1] for p in parts)
-
-
-def _fp_rate(counts: tuple[int, int]) -> dict:
-    candidates, verified = counts
-    return {"candidate_edges": candidates, "verified_edges": verified,
-            "false_positive_rate": (candidates - verified) / candidates if candidates else 0.0}
