@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 
 from datamill import __version__
 from datamill.pipeline import rundir
@@ -33,6 +34,9 @@ class Executor:
         self.parts: dict[str, int] = {}
         self.stats: dict[str, dict] = {}
         self.samples = cfg.execution.rejected_samples
+        # in Dask keys: equal cache keys are equal work, but a concurrent run of the same config
+        # into another run dir must not be merged with this one's tasks
+        self.run_token = uuid.uuid4().hex[:8]
 
     def dir(self, name: str) -> str:
         return f"{self.out}/{name}"
@@ -94,6 +98,7 @@ class Executor:
             stats["rows_in"] = rows_in
         if extra:
             stats["extra"] = extra
+        rundir.clean_temp_files(self.dir(name))  # left by tasks on workers that died mid-write
         rundir.write_success(self.dir(name), self.keys[name], len(part_stats), stats)
         self.stats[name] = stats
         self.parts[name] = len(part_stats)
@@ -134,7 +139,7 @@ class Executor:
             rundir.clean_temp_files(job.dir)
         todo = self._untrusted(jobs, len(chunks))
         futures = {i: self.client.submit(source_chain_task, i, src, chunks[i], jobs[0], jobs[1:], self.samples,
-                                         key=f"read-{src.name}-{self.keys[src.name]}-{i}", retries=2)
+                                         key=f"read-{src.name}-{self.keys[src.name]}-{self.run_token}-{i}", retries=2)
                    for i in todo}
         per_part = self._collect(chain, jobs, futures, len(chunks))
         self._finish_chain(chain, per_part, started)
@@ -155,7 +160,7 @@ class Executor:
             rundir.clean_temp_files(job.dir)
         todo = self._untrusted(jobs, n)
         futures = {i: self.client.submit(stage_chain_task, i, self.dir(parent), jobs, self.samples,
-                                         key=f"chain-{chain[0]}-{jobs[0].key}-{i}", retries=2)
+                                         key=f"chain-{chain[0]}-{jobs[0].key}-{self.run_token}-{i}", retries=2)
                    for i in todo}
         per_part = self._collect(chain, jobs, futures, n)
         self._finish_chain(chain, per_part, started)

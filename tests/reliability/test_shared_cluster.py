@@ -1,0 +1,56 @@
+"""Several drivers on one Dask cluster (what ``--scheduler`` invites): Dask merges tasks that
+share a key, so a run's task keys must never match another run's unless the work is the same
+*and* writes to the same place."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+from datamill.pipeline import partitions
+from datamill.pipeline.partitions import Partitions
+from datamill.pipeline.runner import run_pipeline
+from tests.reliability.figures import record
+from tests.reliability.runs import data_files, docs_config
+
+
+class Scale:
+    """Two configs of one stage: the same method name, different results."""
+
+    def __init__(self, factor: float, delay: float = 0.0):
+        self.factor, self.delay = factor, delay
+
+    def apply(self, x):
+        time.sleep(self.delay)
+        return x * self.factor
+
+
+def test_global_stage_tasks_of_two_drivers_never_merge(client, monkeypatch):
+    from distributed import Client
+
+    monkeypatch.setattr(partitions, "_counter", itertools.count())  # a fresh driver process
+    first = Partitions(client, client.scatter([1, 2, 3])).map(Scale(10, delay=1.0).apply)
+    monkeypatch.setattr(partitions, "_counter", itertools.count())  # a second one, counting from 0 too
+    with Client(client.scheduler.address, set_as_default=False) as other:
+        second = Partitions(other, other.scatter([1, 2, 3])).map(Scale(-1).apply)
+        assert second.gather() == [-1, -2, -3]
+    assert first.gather() == [10, 20, 30]
+
+
+def test_same_config_into_two_run_dirs_at_once_writes_both(client, tmp_path):
+    """Equal configs give equal cache keys; the second run's tasks must still write its own dir."""
+    reference = run_pipeline(docs_config(tmp_path / "ref", 30), client=client, progress=False)
+    done = {}
+    first = threading.Thread(target=lambda: done.setdefault(
+        "a", run_pipeline(docs_config(tmp_path / "a", 30), client=client, progress=False)))
+    first.start()
+    deadline = time.time() + 60
+    while not list((tmp_path / "a" / "docs").glob("part-*.parquet")) and time.time() < deadline:
+        time.sleep(0.01)  # start the second run while the first one's read tasks are in flight
+    done["b"] = run_pipeline(docs_config(tmp_path / "b", 30), client=client, progress=False)
+    first.join(timeout=120)
+    record("concurrent_runs_on_one_cluster", 2)
+    assert data_files(tmp_path / "a") == data_files(tmp_path / "ref")
+    assert data_files(tmp_path / "b") == data_files(tmp_path / "ref")
+    assert done["b"].stats["exact_dedup"]["rows_out"] == reference.stats["exact_dedup"]["rows_out"]
