@@ -171,6 +171,8 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
         (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "model": asdict(mcfg)}, indent=2))
         _truncate_metrics(metrics_path, step)
 
+    if hasattr(sampler, "attach"):  # e.g. the norm test's gradient hooks (datamill.schedulers)
+        sampler.attach(model)
     run_model = torch.compile(model) if cfg.compile else model
     eval_model = run_model
     if world > 1:
@@ -236,6 +238,8 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
             row = {"step": step, "loss": loss_v, "lr": lr, "tokens": tokens, "tokens_per_s": tps,
                    "mfu": mfu(tps, fpt, cfg.peak_tflops, world), "grad_norm": float(gnorm) if gnorm is not None else None,
                    "strip_metadata": strip}
+            if hasattr(sampler, "metrics"):
+                row.update(sampler.metrics(step - 1))  # the 0-based index of the step just taken
             log.info("step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | MFU %.1f%%", step, total, loss_v, lr, tps,
                      100 * row["mfu"])
             emit(row)

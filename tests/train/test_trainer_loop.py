@@ -141,3 +141,44 @@ def test_replay_in_training_is_resumable(tmp_path):
     train(cfg_b, **loaders(cfg_b), replay_loader=FakeLoader(sources=("generic",), seed=5), stop_at=7)
     train(cfg_b, **loaders(cfg_b), replay_loader=FakeLoader(sources=("generic",), seed=5))
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+
+
+class RecordingSampler:
+    """The trainer-side scheduler hooks (datamill.schedulers.Schedulers has the same names)."""
+
+    def __init__(self):
+        self.attached, self.evals, self.restored = None, [], None
+
+    def attach(self, model):
+        self.attached = model
+
+    def grad_accum(self, step: int) -> int:
+        return 1 if step < 3 else 2
+
+    def on_eval(self, step, losses):
+        self.evals.append((step, losses))
+
+    def metrics(self, step):
+        return {"batch/accum": self.grad_accum(step)}
+
+    def state_dict(self):
+        return {"evals": len(self.evals)}
+
+    def load_state_dict(self, state):
+        self.restored = state
+
+
+def test_scheduler_hooks(tmp_path):
+    cfg = tiny_config(tmp_path, steps=6, eval_interval=3)
+    sampler = RecordingSampler()
+    ls = loaders(cfg)
+    result = train(cfg, **ls, sampler=sampler, stop_at=4)
+    assert sampler.attached is not None
+    assert [s for s, _ in sampler.evals] == [3] and set(sampler.evals[0][1]) == {"a", "b"}
+    assert ls["loader"].batches_served == 3 * 1 + 1 * 2  # accumulation from the schedule
+    assert result["tokens"] == 5 * 4 * 32
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert [r["batch/accum"] for r in rows] == [1, 1, 1, 2]
+    again = RecordingSampler()
+    train(cfg, **loaders(cfg), sampler=again)
+    assert again.restored == {"evals": 1}  # sampler state travels with the checkpoint

@@ -91,3 +91,25 @@ def test_cli_trains_on_shards_and_exports(real_shards, tmp_path, capsys):
     ids = tok("It was a dark and stormy night", return_tensors="pt").input_ids
     assert model(ids).logits.shape == (1, ids.shape[1], 1024)
     assert tok.decode(ids[0]) == "It was a dark and stormy night"
+
+
+def test_schedulers_from_config_steer_the_loader(real_shards, tmp_path):
+    cfg = load_config({
+        "out_dir": str(tmp_path), "device": "cpu", "steps": 6, "log_interval": 1, "eval_interval": 2,
+        "export_hf": False, "model": {"n_layer": 1, "n_head": 2, "d_model": 32},
+        "data": {"shards": [str(real_shards)], "seq_len": 32, "batch_size": 4, "val_fraction": 0.15,
+                 "val_batches": 2,
+                 "sampler": {"class": "datamill.schedulers:Schedulers",
+                             "curriculum": {"column": "length", "length": 4},
+                             "domain_weights": {"reference": {"stories": 1.0, "web": 9.0}},
+                             "batch_size": {"kind": "linear_ramp", "start": 1, "end": 2, "ramp_tokens": 256,
+                                            "micro_tokens": 128}}},
+    })
+    result = train(cfg)
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert [r["batch/accum"] for r in rows][:3] == [1, 1, 2]  # the ramp, realised as accumulation
+    assert result["tokens"] == sum(r["batch/accum"] for r in rows) * 128
+    # stories' loss exceeds its reference far more than web's: the mixture moves toward stories
+    assert rows[0]["weight/stories"] == pytest.approx(0.5)
+    assert rows[-1]["weight/stories"] > 0.9  # updated from the per-source validation losses at step 2
+    assert rows[0]["curriculum/competence"] < rows[-1]["curriculum/competence"] == 1.0
