@@ -231,7 +231,8 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
             if world > 1:
                 import torch.distributed as dist
 
-                dist.all_reduce(loss, op=dist.ReduceOp.AVG)
+                dist.all_reduce(loss)  # SUM: gloo has no AVG
+                loss = loss / world
             loss_v = loss.item()  # the only host sync of a step, once per interval
             dt = time.perf_counter() - t0
             tps = (tokens - tokens0) / max(dt, 1e-9)
