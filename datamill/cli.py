@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DataError, FileNotFoundError) as e:
+    except (ConfigError, DataError, OSError) as e:  # OSError: disk full, unwritable output, missing file
         print(f"datamill {args.command}: error: {e}", file=sys.stderr)
         return 2
 

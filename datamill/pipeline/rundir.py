@@ -7,11 +7,12 @@ last: a partition is trusted only when its stats file exists and carries the sta
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import fsspec
 import pyarrow as pa
@@ -27,12 +28,23 @@ def _fs(path: str):
     return fsspec.core.url_to_fs(path)[0]
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
+def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
+    """Write to a temp file, then rename. A failed write (disk full, read-only) removes its
+    temp file and raises an OSError that names ``path``."""
     fs = _fs(path)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with fs.open(tmp, "wb") as f:
-        f.write(data)
-    fs.mv(tmp, path)
+    try:
+        with fs.open(tmp, "wb") as f:
+            write(f)
+        fs.mv(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            fs.rm(tmp)
+        raise OSError(e.errno, e.strerror, path) if e.errno else OSError(f"writing {path}: {e}") from e
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
@@ -40,11 +52,7 @@ def atomic_write_json(path: str, obj: Any) -> None:
 
 
 def atomic_write_table(path: str, table: pa.Table) -> None:
-    fs = _fs(path)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with fs.open(tmp, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
-    fs.mv(tmp, path)
+    _atomic_write(path, lambda f: pq.write_table(table, f, compression="zstd"))
 
 
 def read_json(path: str) -> Any | None:

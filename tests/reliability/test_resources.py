@@ -1,0 +1,90 @@
+"""Running out of resources: a full disk, an output dir that cannot be written, and a corpus
+that grows 10x while each worker's memory stays flat (partitions are bounded)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.reliability.conftest import ROOT, worker_env
+from tests.reliability.figures import record
+from tests.reliability.runs import data_files, docs_config
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str, read_only: bool = False):
+    """A small tmpfs at ``path`` (root with CAP_SYS_ADMIN only); skips with the reason otherwise."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                                 capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        pytest.skip("no mount command: cannot make a small file system to fill")
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
+
+
+def datamill_run(cfg: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "datamill.cli", "run", str(cfg), "--no-progress", *args],
+                          env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def assert_clear_error(done: subprocess.CompletedProcess, *needles: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("datamill run: error:"), last
+    for needle in needles:
+        assert needle in last, last
+
+
+def test_disk_full_is_a_clear_error_and_the_run_resumes_once_space_is_freed(proc_cluster, client, tmp_path):
+    from datamill.pipeline.runner import run_pipeline
+
+    run_pipeline(docs_config(tmp_path / "ref", 90), client=client, progress=False)
+    with tmpfs(tmp_path / "disk", "6m") as disk:
+        (disk / "filler").write_bytes(b"\0" * (5 * 2**20))  # ~1 MB left: the run needs ~2.5 MB
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(yaml.safe_dump(docs_config(disk / "run", 90)))
+        full = datamill_run(cfg, "--scheduler", proc_cluster.address)
+        assert_clear_error(full, "No space left on device", str(disk / "run"))
+        record("disk_full_failures", 1)
+        (disk / "filler").unlink()
+        done = datamill_run(cfg, "--scheduler", proc_cluster.address)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert data_files(disk / "run") == data_files(tmp_path / "ref")
+        assert not list((disk / "run").rglob("*.tmp-*"))
+
+
+def test_unwritable_output_is_a_clear_error_naming_it(tmp_path):
+    under_a_file = tmp_path / "a-file"
+    under_a_file.write_text("not a directory")
+    cases = [(under_a_file / "run", "Not a directory")]
+    if os.geteuid() != 0:  # root ignores permission bits; a read-only mount stands in below
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        cases.append((locked / "run", "Permission denied"))
+    with contextlib.ExitStack() as stack:
+        if os.geteuid() == 0:
+            try:
+                ro = stack.enter_context(tmpfs(tmp_path / "ro", "1m", read_only=True))
+                cases.append((ro / "run", "Read-only file system"))
+            except pytest.skip.Exception:
+                pass
+        for out, message in cases:
+            cfg = tmp_path / "c.yaml"
+            cfg.write_text(yaml.safe_dump(docs_config(out, 1000)))
+            assert_clear_error(datamill_run(cfg, "--workers", "1"), message, str(out))
+            record("unwritable_output_errors", 1)
