@@ -81,7 +81,7 @@ def make_sampler(spec: dict):
 
 def ensure_shards(cfg: TrainConfig) -> None:
     """Run ``data.build`` (a pipeline config) when a shard dir has no manifest yet."""
-    missing = [d for d in cfg.data.shards + cfg.data.replay.shards if not (Path(d) / "manifest.json").exists()]
+    missing = [d for d in cfg.data.shards + cfg.data.replay.shards + cfg.data.cooldown_shards if not (Path(d) / "manifest.json").exists()]
     if not missing:
         return
     if cfg.data.build is None:

@@ -62,6 +62,9 @@ class DataConfig:
     val_fraction: float = 0.01  # held-out windows for validation
     val_batches: int = 4  # batches per validation pass
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    # MeCo's reference run cools down on unseen documents without prefixes; empty = the same
+    # shards with prefixes stripped (what the loader's set_strip_metadata does)
+    cooldown_shards: list[str] = field(default_factory=list)
     build: Any = None  # a pipeline config (path or mapping) run first when a shard dir is missing
     sampler: dict[str, Any] = field(default_factory=dict)  # {"class": "module:Name", **kwargs}
 

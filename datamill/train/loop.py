@@ -126,8 +126,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
         path.write_text("".join(r + "\n" for r in rows))
 
 
-def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None, sampler=None,
-          stop_at: int | None = None) -> dict:
+def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None, cooldown_loader=None,
+          sampler=None, stop_at: int | None = None) -> dict:
     """Train per ``cfg``; loaders are opened from ``cfg.data`` unless given (tests pass fakes).
     ``stop_at`` ends early after that step with a checkpoint, as a preempted job would."""
     dist_ = setup_distributed(cfg.device)
@@ -146,6 +146,10 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
         val_loader = open_loader(cfg, cfg.data.shards, "val", seed=cfg.seed, **kw) if cfg.data.val_batches else None
         if cfg.data.replay.shards:
             replay_loader = open_loader(cfg, cfg.data.replay.shards, "train", seed=cfg.seed + 1, **kw)
+        if cfg.data.cooldown_shards:
+            cooldown_loader = open_loader(cfg, cfg.data.cooldown_shards, "train", seed=cfg.seed + 2, **kw)
+    if cooldown_loader is not None and cooldown_loader.vocab_size != loader.vocab_size:
+        raise ValueError("data.cooldown_shards: their tokenizer differs from data.shards'")
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, loader.vocab_size).to(device)
@@ -161,6 +165,8 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
         loader.load_state_dict(mine["loader"])
         if replay_loader is not None:
             replay_loader.load_state_dict(mine["replay"])
+        if cooldown_loader is not None:
+            cooldown_loader.load_state_dict(mine["cooldown"])
         replay_rng.bit_generator.state = mine["replay_rng"]
         if sampler is not None and "sampler" in mine:
             sampler.load_state_dict(mine["sampler"])
@@ -193,7 +199,8 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
 
     def loader_states() -> list[dict]:
         mine = {"loader": loader.state_dict(), "replay_rng": replay_rng.bit_generator.state,
-                "replay": replay_loader.state_dict() if replay_loader is not None else None}
+                "replay": replay_loader.state_dict() if replay_loader is not None else None,
+                "cooldown": cooldown_loader.state_dict() if cooldown_loader is not None else None}
         if sampler is not None and hasattr(sampler, "state_dict"):
             mine["sampler"] = sampler.state_dict()
         if world == 1:
@@ -210,16 +217,18 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
     while step < end:
         if (step >= cooldown_start) != strip:  # MeCo: metadata prefixes left out in the cooldown
             strip = step >= cooldown_start
-            loader.set_strip_metadata(strip)
+            (cooldown_loader or loader).set_strip_metadata(strip)
+            active = cooldown_loader if strip and cooldown_loader is not None else loader
             if strip:
-                log.info("step %d: cooldown, metadata prefixes off", step)
+                log.info("step %d: cooldown, metadata prefixes off%s", step,
+                         ", on the cooldown shards" if cooldown_loader is not None else "")
         lr = lr_at(step, total, cfg.optim)
         for group in optimizer.param_groups:
             group["lr"] = lr
         accum = sampler.grad_accum(step) if hasattr(sampler, "grad_accum") else cfg.data.grad_accum
         micros = []
         for _ in range(accum):
-            batch = loader.next_batch()
+            batch = active.next_batch()
             if replay_loader is not None:
                 batch = mix_replay(batch, replay_loader, replay_rng, cfg.data.replay.rate)
             micros.append(to_device(batch, device, mcfg.doc_attention))

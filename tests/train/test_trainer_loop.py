@@ -182,3 +182,17 @@ def test_scheduler_hooks(tmp_path):
     again = RecordingSampler()
     train(cfg, **loaders(cfg), sampler=again)
     assert again.restored == {"evals": 1}  # sampler state travels with the checkpoint
+
+
+def test_cooldown_on_separate_unseen_shards(tmp_path):
+    cfg = tiny_config(tmp_path / "a", cooldown_fraction=0.25, eval_interval=0)
+    ls = loaders(cfg)
+    fresh = FakeLoader(sources=("cool",), seed=9)
+    train(cfg, **ls, cooldown_loader=fresh)
+    assert ls["loader"].batches_served == 15 and fresh.batches_served == 5  # MeCo's reference recipe
+    assert fresh.strip and not ls["loader"].strip
+    # resuming inside the cooldown continues both loaders exactly
+    cfg_b = tiny_config(tmp_path / "b", cooldown_fraction=0.25, eval_interval=0)
+    train(cfg_b, **loaders(cfg_b), cooldown_loader=FakeLoader(sources=("cool",), seed=9), stop_at=17)
+    train(cfg_b, **loaders(cfg_b), cooldown_loader=FakeLoader(sources=("cool",), seed=9))
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
