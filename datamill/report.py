@@ -49,7 +49,7 @@ def waterfall_svg(stages: list[dict], key: str, label: str) -> str:
             f'<text x="0" y="{y + 15}">{_e(s["name"])}</text>'
             f'<rect class="bar2" x="{left}" y="{y + 3}" width="{w_in:.1f}" height="16" opacity="0.35"/>'
             f'<rect class="bar" x="{left}" y="{y + 3}" width="{w_out:.1f}" height="16"/>'
-            f'<text x="{left + w_in + 6:.1f}" y="{y + 15}" class="muted">{s.get(f"{key}_out", 0):,}</text>')
+            f'<text x="{left + max(w_in, w_out) + 6:.1f}" y="{y + 15}" class="muted">{s.get(f"{key}_out", 0):,}</text>')
     return (f'<svg class="chart" data-chart="waterfall-{key}" role="img" aria-label="{_e(label)}" '
             f'width="{width}" height="{len(stages) * row_h + 4}">{"".join(rows)}</svg>')
 
