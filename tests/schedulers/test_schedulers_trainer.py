@@ -62,3 +62,45 @@ def test_trainer_with_schedulers_resumes_exactly(shards, tmp_path):
     tokens = [t for _, _, t in a]
     per_step = [y - x for x, y in zip([0] + tokens, tokens)]
     assert per_step[0] == 128 and per_step[-1] == 3 * 128  # the batch ramps from 1 to 3 micro-batches
+
+
+def _norm_test_config(out_dir, shards):
+    return _config(out_dir, shards, **{"steps": 10, "data.sampler": {
+        "class": "datamill.schedulers:Schedulers",
+        "batch_size": {"kind": "norm_test", "eta": 0.8, "start": 2, "max_accum": 8}}})
+
+
+def _attaching(monkeypatch, sampler):
+    """The one-line trainer hook the norm test needs (``sampler.attach(model)`` after building
+    the model), added here by wrapping build_model, until the trainer calls it itself."""
+    import datamill.train.loop as loop
+
+    real = loop.build_model
+
+    def build(cfg, vocab_size):
+        model = real(cfg, vocab_size)
+        sampler.attach(model)
+        return model
+
+    monkeypatch.setattr(loop, "build_model", build)
+
+
+def test_norm_test_in_the_trainer_grows_the_batch_and_resumes_exactly(shards, tmp_path, monkeypatch):
+    from datamill.train.batches import make_sampler
+
+    def run(out, **kw):
+        cfg = _norm_test_config(out, shards)
+        sampler = make_sampler(cfg.data.sampler)
+        _attaching(monkeypatch, sampler)
+        return train(cfg, sampler=sampler, **kw)
+
+    run(tmp_path / "a")
+    assert run(tmp_path / "b", stop_at=4)["step"] == 4
+    run(tmp_path / "b")
+    a = [(r["step"], r["loss"], r["tokens"]) for r in _rows(tmp_path / "a") if "loss" in r]
+    b = [(r["step"], r["loss"], r["tokens"]) for r in _rows(tmp_path / "b") if "loss" in r]
+    assert a == b
+    per_step = [y - x for x, y in zip([0] + [t for _, _, t in a], [t for _, _, t in a])]
+    accum = [t // 128 for t in per_step]
+    assert accum[0] == 2 and all(y >= x for x, y in zip(accum, accum[1:]))  # 2 micro-batches, then more
+    assert accum[5] < accum[-1]  # still growing after the checkpoint at step 4: the pending test was restored
