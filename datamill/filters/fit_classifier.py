@@ -127,12 +127,7 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
         train_file = f.name
     try:
         start = time.perf_counter()
-        try:
-            model = fasttext.train_supervised(input=train_file, thread=threads, seed=seed, verbose=0,
-                                              **hyper)
-        except RuntimeError as e:  # fastText's only message for a diverged or degenerate run
-            raise RuntimeError(f"fit-classifier: fastText training failed ({e}); very small dim/bucket "
-                               "settings can do this: try the defaults or a lower --lr") from None
+        model, fasttext_seed = _train(fasttext, train_file, threads, seed, hyper)
         train_seconds = time.perf_counter() - start
     finally:
         os.unlink(train_file)
@@ -140,13 +135,30 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
     report = {"model": str(out), "label": pos, "negative_label": neg, "positive_values": sorted(positive),
               "n_train": int(len(train)), "n_valid": int(n_valid), "valid_fraction": valid_fraction,
               "balance": balance, "normalize": normalize,
-              "seed": seed, "threads": threads, "hyperparameters": hyper,
+              "seed": seed, "fasttext_seed": fasttext_seed, "threads": threads, "hyperparameters": hyper,
               "train_seconds": round(train_seconds, 3)}
     if n_valid:
         score = fasttext_model.label_proba(model, [lines[i] for i in valid], pos)
         report["held_out"] = metrics(y[valid], score, keep_fraction)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _train(fasttext, train_file: str, threads: int, seed: int, hyper: dict, tries: int = 3):
+    """fastText's trainer, retried with the next seed when it stops with "Encountered NaN.":
+    fasttext-numpy2 0.10.4 does that now and then on small, small-dim runs that succeed with
+    the same seed in a fresh process. The seed actually used goes into the report."""
+    for k in range(tries):
+        try:
+            model = fasttext.train_supervised(input=train_file, thread=threads, seed=seed + k,
+                                              verbose=0, **hyper)
+            return model, seed + k
+        except RuntimeError as e:
+            if k + 1 == tries:
+                raise RuntimeError(f"fit-classifier: fastText training failed {tries} times ({e}); "
+                                   "try the default dim/bucket or a lower --lr") from None
+            log.warning("fit-classifier: fastText stopped (%s) with seed %d; retrying with %d",
+                        e, seed + k, seed + k + 1)
 
 
 def _oversample(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

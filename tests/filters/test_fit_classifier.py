@@ -65,3 +65,21 @@ def test_oversampling_balances_classes():
     rows = fit_classifier._oversample(np.arange(100), y, seed=0)
     assert y[rows].sum() == (~y[rows]).sum() == 90
     assert set(rows) == set(range(100))
+
+
+def test_training_retries_a_nan_stop_with_the_next_seed():
+    class Flaky:
+        def __init__(self, failures):
+            self.failures, self.seeds = failures, []
+
+        def train_supervised(self, seed, **kwargs):
+            self.seeds.append(seed)
+            if len(self.seeds) <= self.failures:
+                raise RuntimeError("Encountered NaN.")
+            return "model"
+
+    ft = Flaky(failures=2)
+    assert fit_classifier._train(ft, "train.txt", 1, 7, {}) == ("model", 9)
+    assert ft.seeds == [7, 8, 9]
+    with pytest.raises(RuntimeError, match="failed 3 times"):
+        fit_classifier._train(Flaky(failures=3), "train.txt", 1, 0, {})
