@@ -98,6 +98,7 @@ class NormTest:
             raise ValueError(f"batch_size.every: must be >= 1, got {self.every}")
         self.accum = self.start
         self._attached = False
+        self._hooked: set[int] = set()
         self._measuring: int | None = None  # step whose gradients the hooks are recording
         self._prev: dict = {}  # parameter -> accumulated gradient after the last micro-batch
         self._inc_sq = None  # device scalar: sum over micro-batches of ||increment||^2
@@ -112,8 +113,9 @@ class NormTest:
                 torch.distributed.get_world_size() > 1:
             raise RuntimeError("batch_size: the norm test supports single-process training only")
         for p in model.parameters():
-            if p.requires_grad:
+            if p.requires_grad and id(p) not in self._hooked:  # attaching twice must not count twice
                 p.register_post_accumulate_grad_hook(self._hook)
+                self._hooked.add(id(p))
         self._attached = True
 
     def _hook(self, p) -> None:

@@ -75,6 +75,7 @@ class Curriculum:
     _pace: Pacing = field(init=False, repr=False)
     _cdf: dict = field(init=False, repr=False, default_factory=dict)
     _scores: pa.Table | None = field(init=False, repr=False, default=None)
+    _step: int | None = field(init=False, repr=False, default=None)  # the loader's last step (for metrics)
 
     def __post_init__(self):
         self._pace = Pacing(self.pacing, self.length, self.start, self.p, self.stairs, self.inc, self.cyclical)
@@ -125,6 +126,7 @@ class Curriculum:
         return mask
 
     def doc_probabilities(self, source: str, index: pa.Table, step: int) -> np.ndarray | None:
+        self._step = step
         if self._pace.done(step):
             return None
         mask = self.admitted(source, index, step)
@@ -137,7 +139,8 @@ class Curriculum:
         return probs
 
     def metrics(self, step: int) -> dict:
-        return {"curriculum/competence": self.competence(step)}
+        """Competence at the loader's last micro-batch (the curriculum's clock), else at ``step``."""
+        return {"curriculum/competence": self.competence(self._step if self._step is not None else step)}
 
     def config(self) -> dict:
         return {k: getattr(self, k) for k in ("column", "pacing", "length", "start", "p", "stairs", "inc",

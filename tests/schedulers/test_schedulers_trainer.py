@@ -70,33 +70,10 @@ def _norm_test_config(out_dir, shards):
         "batch_size": {"kind": "norm_test", "eta": 0.8, "start": 2, "max_accum": 8}}})
 
 
-def _attaching(monkeypatch, sampler):
-    """The one-line trainer hook the norm test needs (``sampler.attach(model)`` after building
-    the model), added here by wrapping build_model, until the trainer calls it itself."""
-    import datamill.train.loop as loop
-
-    real = loop.build_model
-
-    def build(cfg, vocab_size):
-        model = real(cfg, vocab_size)
-        sampler.attach(model)
-        return model
-
-    monkeypatch.setattr(loop, "build_model", build)
-
-
-def test_norm_test_in_the_trainer_grows_the_batch_and_resumes_exactly(shards, tmp_path, monkeypatch):
-    from datamill.train.batches import make_sampler
-
-    def run(out, **kw):
-        cfg = _norm_test_config(out, shards)
-        sampler = make_sampler(cfg.data.sampler)
-        _attaching(monkeypatch, sampler)
-        return train(cfg, sampler=sampler, **kw)
-
-    run(tmp_path / "a")
-    assert run(tmp_path / "b", stop_at=4)["step"] == 4
-    run(tmp_path / "b")
+def test_norm_test_in_the_trainer_grows_the_batch_and_resumes_exactly(shards, tmp_path):
+    train(_norm_test_config(tmp_path / "a", shards))  # the trainer attaches the gradient hooks itself
+    assert train(_norm_test_config(tmp_path / "b", shards), stop_at=4)["step"] == 4
+    train(_norm_test_config(tmp_path / "b", shards))
     a = [(r["step"], r["loss"], r["tokens"]) for r in _rows(tmp_path / "a") if "loss" in r]
     b = [(r["step"], r["loss"], r["tokens"]) for r in _rows(tmp_path / "b") if "loss" in r]
     assert a == b
