@@ -92,8 +92,8 @@ def prepare_sources(work: Path) -> dict[str, int]:
 
 def build_shards(work: Path, vocab: int, seq_len: int, parts_per_source: int = 2) -> Path:
     """The ``token_shards`` stage over the three sources, planned on an in-process Dask cluster.
-    (Through ``run_pipeline`` the engine's stats fail on the index's uint64 ``id_hash`` column
-    today — ``pc.cast(..., float64)`` without ``safe=False`` in datamill/pipeline/stats.py.)"""
+    (Written when ``run_pipeline``'s stats step still failed on the index's uint64 ``id_hash``
+    column; kept so that the published numbers reproduce from the same shards.)"""
     out = work / "shards"
     if (out / "manifest.json").exists():
         return out
