@@ -1,9 +1,11 @@
 """FineWeb's custom quality rules (Penedo et al. 2024, "The FineWeb Datasets", §3.3; datatrove
 ``FineWebQualityFilter`` defaults and comparisons).
 
-Lines are the non-blank lines of the text. Word counts for the list ratio approximate NLTK's
-``word_tokenize`` (which datatrove uses) by counting runs of word characters and runs of
-punctuation, so "Hello, world." is 4 tokens there and here.
+Lines are the non-blank lines of the text (datatrove counts blank ones too, which makes every
+ratio depend on whether paragraphs are separated by one newline or two); the list ratio's
+"newlines" are the breaks between them. Its word count approximates NLTK's ``word_tokenize``
+(which datatrove uses) by counting runs of word characters and runs of punctuation, so
+"Hello, world." is 4 tokens there and here.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 A fastText classifier scores the whole document (``toxicity_score`` = P(``label``), newlines
 read as spaces) and each sentence; sentences scoring above ``sentence_threshold`` are cut out
 of the text and the rest is kept (Dolma's mixer removes such spans at 0.4), while a document
-scoring above ``document_threshold`` is removed. A word list (LDNOOBW, read at run time)
-adds ``num_bad_words``. Every score stays a column, so ``mode: annotate`` tags without
-dropping (the trade-off of Longpre et al. 2023 is a per-use choice).
+scoring above ``document_threshold`` is removed. Sentences of fewer than ``min_sentence_words``
+words are not scored. A word list (LDNOOBW, read at run time) adds ``num_bad_words``. Every
+score stays a column, so ``mode: annotate`` tags without dropping (the trade-off of Longpre
+et al. 2023 is a per-use choice).
 """
 
 from __future__ import annotations
