@@ -28,6 +28,14 @@ def export_model(model: str, out_dir: str, dtype: str = "float32") -> str:
         path = os.path.dirname(path)
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     hf = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **kwargs)
+    if kwargs:  # GGUF-loaded models are flagged "quantized" and refuse to save: copy the
+        # dequantized weights into a plain model of the same config
+        config = hf.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+        plain.load_state_dict(hf.state_dict())
+        hf = plain
     os.makedirs(out_dir, exist_ok=True)
     hf.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
