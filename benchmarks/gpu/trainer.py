@@ -107,7 +107,15 @@ def run_datamill(cfg, B, T, vocab, device, compile_, batches, warmup, steps, doc
         loss, _ = train_step(run, opt, [Micro(x, y, None, mask)], grad_clip=cfg.optim.grad_clip, amp=amp)
         return loss
 
+    check = {}
+    if doc_attention:  # the compiled masked path must give the loss of the eager dense-mask path
+        x, y = batches[0]
+        with torch.no_grad(), amp():
+            ref = float(model(x, y, None, doc_mask(doc_ids, "sdpa_mask")))
+        got = float(step(x, y))  # the first training step's loss, same weights
+        check = {"first_loss": round(got, 5), "eager_sdpa_mask_loss": round(ref, 5)}
     res = timed(step, batches, warmup, steps, device)
+    res.update(check)
     res["params"] = model.num_params()
     res["fpt"] = flops_per_token(res["params"], mcfg.n_layer, mcfg.d_model, T)
     return res
@@ -152,6 +160,8 @@ def main() -> None:
     args = p.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
+    if device.type == "cpu" and args.doc_mask == "flex":
+        args.doc_mask = "sdpa_mask"  # FlexAttention has no backward on CPU
     torch.backends.cuda.matmul.allow_tf32 = True  # as nanoGPT's train.py
     torch.backends.cudnn.allow_tf32 = True
     cfg = load_config(args.config)
@@ -166,6 +176,7 @@ def main() -> None:
     out = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__,
            "batch": B, "seq_len": T, "compile": compile_, "bf16": device.type == "cuda", "steps": args.steps}
     started = time.perf_counter()
+    graphs_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     runs = ["nanogpt", "datamill"] + ([f"datamill_docs_{args.doc_mask}"] if args.doc_mask != "none" else [])
     for name in runs:
         if name.startswith("datamill_docs") and time.perf_counter() - started > args.budget_s:
@@ -180,6 +191,9 @@ def main() -> None:
         else:
             r = run_datamill(cfg, B, T, vocab, device, compile_, batches, args.warmup, args.steps,
                              doc_attention=args.doc_mask if name.startswith("datamill_docs") else None)
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        r["compiled_graphs"] = graphs - graphs_before  # > a few would mean recompiles every step
+        graphs_before = graphs
         tps = B * T / r["step_s"]
         out[name] = {"tokens_per_s": round(tps), "mfu": round(mfu(tps, r.pop("fpt"), args.peak_tflops), 4),
                      "step_ms": round(1000 * r.pop("step_s"), 2), **r}

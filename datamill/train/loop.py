@@ -152,6 +152,9 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
         raise ValueError("data.cooldown_shards: their tokenizer differs from data.shards'")
 
     torch.manual_seed(cfg.seed)
+    if cfg.model.doc_attention == "flex" and device.type != "cuda":
+        raise ValueError("model.doc_attention: flex needs a CUDA device (FlexAttention has no CPU backward); "
+                         "use sdpa_mask on CPU")
     model = build_model(cfg, loader.vocab_size).to(device)
     mcfg: ModelConfig = model.cfg
     optimizer = configure_optimizer(model, cfg.optim, device)
