@@ -56,7 +56,9 @@ class C4QualityFilter(Filter):
         check_rules(self, self.RULES)
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        text = _text.text_array(table)
+        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
+
+    def _measure(self, text: pa.Array) -> dict:
         n = len(text)
         lines, parent = _text.flatten(pc.split_pattern(text, "\n"))
         lines = pc.utf8_trim_whitespace(lines)
@@ -102,7 +104,7 @@ class C4QualityFilter(Filter):
             "c4_bad_words": (_wordlist.contains_listed(kept_text, self.badwords_path, self.use)
                              if self.badwords_path else np.zeros(n, dtype=bool)),
         })
-        return _text.set_columns(table, values)
+        return values
 
     def reasons(self, table: pa.Table) -> pa.Array:
         return first_reason(table.num_rows, self.disable, [

@@ -50,7 +50,9 @@ class FineWebQualityFilter(Filter):
         check_rules(self, self.RULES)
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        text = _text.text_array(table)
+        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
+
+    def _measure(self, text: pa.Array) -> dict:
         n = len(text)
         lines, parent = _text.lines(text)
         n_lines = _text.per_row_sum(parent, n)
@@ -62,14 +64,13 @@ class FineWebQualityFilter(Filter):
         dup = _text.repeat_mask(lines, parent)
         body_chars = _text.lengths(text) - pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
         tokens = pc.count_substring_regex(text, TOKEN).to_numpy(zero_copy_only=False)
-        values = {
+        return {
             "fineweb_line_punct_ratio": _text.safe_div(_text.per_row_sum(parent, n, punct), n_lines),
             "fineweb_short_line_ratio": _text.safe_div(_text.per_row_sum(parent, n, short), n_lines),
             "fineweb_char_dup_ratio": _text.safe_div(
                 _text.per_row_sum(parent, n, line_len * dup), body_chars),
             "fineweb_list_ratio": _text.safe_div(np.maximum(n_lines - 1, 0), tokens),
         }
-        return _text.set_columns(table, values)
 
     def reasons(self, table: pa.Table) -> pa.Array:
         punct = column(table, "fineweb_line_punct_ratio")

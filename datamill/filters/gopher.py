@@ -57,7 +57,9 @@ class GopherQualityFilter(Filter):
         check_rules(self, self.RULES)
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        text = _text.text_array(table)
+        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
+
+    def _measure(self, text: pa.Array) -> dict:
         n = len(text)
         words, w_parent = _text.words(text)
         n_words = _text.per_row_sum(w_parent, n)
@@ -80,7 +82,7 @@ class GopherQualityFilter(Filter):
         for e in ELLIPSES:
             ellipsis_end |= _text.mask(pc.ends_with(lines, e))
 
-        values = {
+        return {
             "gopher_num_words": n_words.astype(np.int64),
             "gopher_mean_word_length": _text.safe_div(word_chars, n_words),
             "gopher_hash_ratio": _text.safe_div(hashes, n_words),
@@ -91,7 +93,6 @@ class GopherQualityFilter(Filter):
             "gopher_alpha_word_ratio": _text.safe_div(alpha_words, n_words),
             "gopher_num_stop_words": stop_words.astype(np.int64),
         }
-        return _text.set_columns(table, values)
 
     def reasons(self, table: pa.Table) -> pa.Array:
         c = {name: column(table, name) for name in COLUMNS}

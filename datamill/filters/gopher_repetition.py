@@ -61,7 +61,9 @@ class GopherRepetitionFilter(Filter):
         check_rules(self, self.RULES)
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        text = _text.text_array(table)
+        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
+
+    def _measure(self, text: pa.Array) -> dict:
         n = len(text)
         n_chars = _text.lengths(text)
         values = {}
@@ -86,7 +88,7 @@ class GopherRepetitionFilter(Filter):
             _text.per_row_sum(l_parent, n, _text.lengths(lines) * rep), n_chars)
 
         values.update(ngram_fractions(*_text.words(text), n))
-        return _text.set_columns(table, values)
+        return values
 
     def reasons(self, table: pa.Table) -> pa.Array:
         fails = [(name, column(table, name) > getattr(self, "max_" + name.removeprefix("gopher_")))

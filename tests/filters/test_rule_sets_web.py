@@ -59,6 +59,18 @@ def test_partition_invariance_literal(stage):
         check_partition_invariance(stage, table, sizes)
 
 
+@pytest.mark.parametrize("stage", stages(), ids=lambda s: s.use)
+def test_chunked_passes_match_one_pass(stage, monkeypatch):
+    """Annotating in small byte-bounded chunks (bounded memory) changes nothing."""
+    from datamill.filters import _text
+
+    table = literal_docs()
+    whole = run(stage, table)
+    monkeypatch.setattr(_text, "CHUNK_BYTES", 300)  # a chunk per row or two
+    assert run(stage, table).equals(whole)
+    assert run(stage, table.slice(3, 5)).equals(whole.slice(3, 5))
+
+
 @pytest.mark.slow  # the web_text fixture extracts 990 pages (about a minute, once per session)
 def test_rule_sets_on_real_web_pages(web_text, shared_data):
     table = web_text.select(["id", "text"])
