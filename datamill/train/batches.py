@@ -103,7 +103,7 @@ def open_loader(cfg: TrainConfig, shards: list[str], split: str, *, rank: int, w
     loader = ShardLoader(shards, seq_len=cfg.data.seq_len, batch_size=cfg.data.batch_size, seed=seed,
                          weights=weights if split == "train" else None, split=split,
                          val_fraction=cfg.data.val_fraction, rank=rank, world_size=world_size,
-                         sampler=sampler)
+                         sampler=sampler, verify="size" if split == "val" else "full")  # hashed once
     if split == "val":  # every source equally represented, so each gets a stable loss
         loader.set_weights({s: 1.0 for s in loader.sources})
     return loader
