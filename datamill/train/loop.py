@@ -164,6 +164,8 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
     if ckpt is not None:
         payload = load_checkpoint(ckpt, model=model, optimizer=optimizer, map_location=device)
         step, tokens = payload["trainer"]["step"], payload["trainer"]["tokens"]
+        if len(payload["loaders"]) != world:
+            raise ValueError(f"{ckpt}: saved by {len(payload['loaders'])} ranks; resume with the same world size")
         mine = payload["loaders"][dist_.rank]
         loader.load_state_dict(mine["loader"])
         if replay_loader is not None:
