@@ -188,9 +188,15 @@ def main() -> None:
         if name == "nanogpt":
             r = run_nanogpt(B, T, vocab, m.n_layer, m.n_head, m.d_model, device, compile_, batches, args.warmup,
                             args.steps)
+        elif name == "datamill":
+            r = run_datamill(cfg, B, T, vocab, device, compile_, batches, args.warmup, args.steps)
         else:
-            r = run_datamill(cfg, B, T, vocab, device, compile_, batches, args.warmup, args.steps,
-                             doc_attention=args.doc_mask if name.startswith("datamill_docs") else None)
+            try:  # the optional packed-documents run must not lose the two numbers above
+                r = run_datamill(cfg, B, T, vocab, device, compile_, batches, args.warmup, args.steps,
+                                 doc_attention=args.doc_mask)
+            except Exception as e:  # noqa: BLE001 - reported in the JSON line
+                out[name] = f"failed: {type(e).__name__}: {str(e)[:300]}"
+                continue
         graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         r["compiled_graphs"] = graphs - graphs_before  # > a few would mean recompiles every step
         graphs_before = graphs
