@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     for n, start in enumerate(range(0, len(docs), args.rows_per_file)):
         end = start + args.rows_per_file
         part = pa.table({id_col: ids[start:end], text_col: docs[start:end]})
-        pq.write_table(part, args.out / f"part-{n:05d}.parquet", compression="zstd")
+        pq.write_table(part, args.out / f"part-{n:05d}.parquet", compression="zstd", row_group_size=10_000)
     pq.write_table(truth, args.out / "truth.parquet")
     manifest = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     manifest.update(paragraphs=len(pool), packages=PACKAGES, mean_chars=float(np.mean([len(d) for d in docs[:10000]])))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import threading
 import time
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 class PeakRSS(threading.Thread):
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak, self.stop = 0, threading.Event()
+        self.peak, self.stop, self.cpu = 0, threading.Event(), {}
 
     def run(self):
         me = psutil.Process()
@@ -38,6 +39,8 @@ class PeakRSS(threading.Thread):
             for p in [me, *me.children(recursive=True)]:
                 try:
                     total += p.memory_info().rss
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
@@ -111,7 +114,8 @@ def main(argv=None) -> int:
     planted = {r["id"] for r in truth} | {r["source_id"] for r in truth}
     print(json.dumps({"tool": "datatrove", "tokenizer": args.tokenizer, "corpus": str(args.corpus), "docs": n_docs,
                       "workers": args.workers, "tasks": args.tasks, "stage_s": seconds,
-                      "wall_s": round(sum(seconds.values()), 1), "peak_rss_gb": round(rss.peak / 2**30, 2),
+                      "wall_s": round(sum(seconds.values()), 1), "cpu_s": round(sum(rss.cpu.values()), 1),
+                      "load_avg_1m": round(os.getloadavg()[0], 1), "peak_rss_gb": round(rss.peak / 2**30, 2),
                       "recall": caught / len(truth), "removed": n_docs - len(kept),
                       "removed_not_planted": n_docs - len(kept) - sum(1 for i in planted if i not in kept)}))
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import threading
 import time
@@ -25,10 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class PeakRSS:
-    """Peak summed RSS of this process and its children (the Dask worker processes)."""
+    """Peak summed RSS of this process and its children (the Dask worker processes), and the
+    CPU seconds they used (last sample per process: on a shared machine CPU time, not wall
+    time, says what the run costs)."""
 
     def __init__(self, interval: float = 0.2):
         self.peak, self.interval, self._stop = 0, interval, threading.Event()
+        self.cpu: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -38,6 +42,8 @@ class PeakRSS:
             for p in [me, *me.children(recursive=True)]:
                 try:
                     total += p.memory_info().rss
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
@@ -92,7 +98,10 @@ def main(argv=None) -> int:
         wall = time.perf_counter() - start
     kept = read_stage(args.out, "near").column("id")
     report = {"corpus": str(args.corpus), "workers": args.workers, "preset": args.preset, "set": args.set,
-              "wall_s": round(wall, 1), "peak_rss_gb": round(rss.peak / 2**30, 2),
+              "wall_s": round(wall, 1), "cpu_s": round(sum(rss.cpu.values()), 1),
+              "stage_wall_s": {k: round(v, 1) for k, v in
+                               json.loads((args.out / "run.json").read_text())["stage_seconds"].items()},
+              "load_avg_1m": round(os.getloadavg()[0], 1), "peak_rss_gb": round(rss.peak / 2**30, 2),
               **score(args.corpus, set(pc.cast(kept, "string").to_pylist())),
               "stage_stats": result.stats.get("near", {}).get("extra", {})}
     print(json.dumps(report))

@@ -109,13 +109,16 @@ class MinHashDedup(GlobalStage):
         records = parts.map_indexed(self._band_records)
         ctx.add_stats("documents", records.map(_count, "docs").reduce(sum))
         ctx.add_stats("documents_without_shingles", records.map(_count, "empty").reduce(sum))
-        edges = records.shuffle(_split_records, n_in, lsh.bucket_edges)
+        # A shuffle is n_in x n_out tasks: band buckets get one output per ~8 input partitions
+        # (~50 MB of records each at 20k-row partitions), clusters one per ~1M members.
+        edges = records.shuffle(_split_records, math.ceil(n_in / 8), lsh.bucket_edges)
         ctx.add_stats("candidate_edges", edges.map(lsh.edge_count).reduce(sum))
         if self.verify:
             edges = self._verify(ctx, parts, edges, n_in)
-        labels = self._components(ctx, parts, edges, n_in)
+        labels, n_edges = self._components(ctx, parts, edges, n_in)
         members = parts.map(self._members, labels)
-        keepers = members.shuffle(clusters.split_by_label, n_in, clusters.choose_keepers)
+        n_keep = max(1, min(n_in, math.ceil(2 * n_edges / 1_000_000)))
+        keepers = members.shuffle(clusters.split_by_label, n_keep, clusters.choose_keepers)
         ctx.add_stats("clusters", keepers.map(clusters.cluster_sizes).reduce(clusters.merge_sizes).map(clusters.size_stats))
         back = keepers.shuffle(clusters.split_by_node_partition, n_in, clusters.concat_tables)
         return parts.map_indexed(self._apply, back, ctx.stage_dir)
@@ -125,7 +128,7 @@ class MinHashDedup(GlobalStage):
         if n_edges <= self.local_components_max_edges:
             ctx.add_stats("components", {"method": "local", "edges": n_edges})
             comp = edges.reduce(_union_edges).map(lsh.local_components)
-            return parts.map_indexed(_labels_of_partition, comp)
+            return parts.map_indexed(_labels_of_partition, comp), n_edges
         n_cc = max(1, min(n_in, math.ceil(n_edges / 2_000_000)))
         for rounds in range(1, MAX_ROUNDS + 1):
             large = edges.shuffle(lsh.split_large_star, n_cc, lsh.large_star)
@@ -137,7 +140,7 @@ class MinHashDedup(GlobalStage):
         else:
             raise RuntimeError(f"minhash_dedup: components did not converge in {MAX_ROUNDS} rounds")
         ctx.add_stats("components", {"method": "large-small-star", "edges": n_edges, "rounds": rounds})
-        return edges.map(lsh.star_labels).shuffle(lsh.split_by_partition, n_in, _union_labels)
+        return edges.map(lsh.star_labels).shuffle(lsh.split_by_partition, n_in, _union_labels), n_edges
 
     def _verify(self, ctx, parts, edges, n_in):
         by_u = edges.shuffle(lsh.split_by_partition, n_in, _union_edges)
