@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-model-len", type=int, default=8192)
     p.add_argument("--gpu-memory-utilization", type=float, default=0.8)
     p.add_argument("--dtype", default="auto")
+    p.add_argument("--temperature", type=float, default=1.0)
     args = p.parse_args(argv)
 
     from datamill.synth import backends
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     stage = EntiGraphSynth(
         backend={"kind": args.backend, "model": args.model, "dtype": args.dtype, "max_model_len": args.max_model_len,
                  "gpu_memory_utilization": args.gpu_memory_utilization},
-        entity_max_tokens=args.entity_max_tokens, relation_max_tokens=args.relation_max_tokens,
+        temperature=args.temperature, entity_max_tokens=args.entity_max_tokens, relation_max_tokens=args.relation_max_tokens,
         max_pairs=args.max_pairs, max_triples=args.max_triples, max_doc_chars=args.max_doc_chars, cache_path="")
     docs = load_stories(args.docs)
     engine = backends.get_backend(stage.backend)  # load (and warm up) before timing
@@ -104,6 +105,8 @@ def main(argv=None) -> int:
         "stage_tokens_per_s": round(stage_tps, 1), "engine_completion_tokens": engine_tokens,
         "engine_seconds": round(engine_s, 2), "engine_tokens_per_s": round(engine_tps, 1),
         "ratio": round(stage_tps / engine_tps, 3),
+        "failure_samples": [f["reply"][:300] for f in stats["failure_samples"][:2]],
+        "example_rows": [{k: r[k] for k in ("kind", "entities", "text")} for r in table.slice(0, 2).to_pylist()],
     }))
     return 0
 

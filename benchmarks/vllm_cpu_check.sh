@@ -33,4 +33,5 @@ export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-2}"  # GiB of KV cache 
 PYTHONPATH="$ROOT" "$VLLM_VENV/bin/python" "$ROOT/benchmarks/entigraph_throughput.py" \
   --backend vllm --model "$WORK/smollm2-hf" --docs 2 --max-doc-chars 3000 \
   --entity-max-tokens 128 --relation-max-tokens 64 --max-pairs 3 --max-triples 2 \
-  --max-model-len 2048 --gpu-memory-utilization 0.3 --dtype bfloat16 | tee "$WORK/result.json"
+  --max-model-len 2048 --gpu-memory-utilization 0.3 --dtype float32 --temperature 0.7 \
+  | tee "$WORK/result.json"

@@ -77,6 +77,7 @@ class ChatRequest:
     top_p: float = 1.0
     seed: int = 0
     json_mode: bool = False  # ask for a JSON object (OpenAI response_format, vLLM structured output)
+    json_schema: str = ""  # with json_mode, a JSON Schema (as JSON text) that backends able to enforce it use
 
     @classmethod
     def of(cls, messages: list[dict[str, str]], **sampling) -> ChatRequest:

@@ -28,7 +28,8 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS completions (
 def request_key(model: str, request: ChatRequest) -> str:
     blob = json.dumps({"model": model, "messages": request.messages, "max_tokens": request.max_tokens,
                        "temperature": request.temperature, "top_p": request.top_p,
-                       "seed": request.seed, "json_mode": request.json_mode},
+                       "seed": request.seed, "json_mode": request.json_mode,
+                       "json_schema": request.json_schema},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -8,6 +8,7 @@ result as soon as its batch finishes, so the request cache checkpoints progress 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import os
 import threading
@@ -40,7 +41,7 @@ def _batches(requests: list[ChatRequest], batch_size: int):
     """(indices, requests) batches; requests sharing sampling parameters batch together."""
     def params(i):
         r = requests[i]
-        return (r.max_tokens, r.temperature, r.top_p, r.json_mode)
+        return (r.max_tokens, r.temperature, r.top_p, r.json_mode, r.json_schema)
 
     order = sorted(range(len(requests)), key=params)
     for _, group in groupby(order, key=params):
@@ -123,7 +124,7 @@ class VLLMBackend:
 
         kwargs = dict(max_tokens=r.max_tokens, temperature=r.temperature, top_p=r.top_p, seed=r.seed)
         if r.json_mode:
-            kwargs.update(_vllm_json_mode())
+            kwargs.update(_vllm_json_mode(r.json_schema))
         return SamplingParams(**kwargs)
 
     def generate(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ChatResult]:
@@ -141,16 +142,18 @@ class VLLMBackend:
         return results  # type: ignore[return-value]
 
 
-def _vllm_json_mode() -> dict:
-    """Structured-output kwargs for SamplingParams; the API moved between vLLM releases."""
+def _vllm_json_mode(schema: str) -> dict:
+    """Structured-output kwargs for SamplingParams (the schema when given, else any JSON
+    object); the API moved between vLLM releases."""
+    spec = {"json": json.loads(schema)} if schema else {"json_object": True}
     try:
         from vllm.sampling_params import StructuredOutputsParams
-        return {"structured_outputs": StructuredOutputsParams(json_object=True)}
+        return {"structured_outputs": StructuredOutputsParams(**spec)}
     except ImportError:
         pass
     try:
         from vllm.sampling_params import GuidedDecodingParams
-        return {"guided_decoding": GuidedDecodingParams(json_object=True)}
+        return {"guided_decoding": GuidedDecodingParams(**spec)}
     except ImportError:
         log.warning("this vLLM has no structured outputs; JSON mode is off")
         return {}

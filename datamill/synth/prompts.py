@@ -9,6 +9,7 @@ are listed next to it. A config overrides any of them with ``prompts: {key: temp
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 
 # fields: none
@@ -21,6 +22,12 @@ Be exhaustive: a later step writes about how each pair of these entities relates
 as the document supports, each as a short noun phrase taken from the document.
 Answer with one JSON object and nothing else, in exactly this form:
 {{"summary": "<summary>", "entities": ["<entity 1>", "<entity 2>", "..."]}}"""
+
+# The reply shape ENTITIES_SYSTEM asks for; enforced where the backend can (vLLM structured outputs).
+ENTITIES_SCHEMA = json.dumps({
+    "type": "object", "required": ["summary", "entities"],
+    "properties": {"summary": {"type": "string"}, "entities": {"type": "array", "items": {"type": "string"}}},
+})
 
 # fields: title, entity1, entity2
 PAIR_SYSTEM = """\

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datamill.synth.backends import ChatRequest
 from datamill.synth.cache import LLMStats, generate_cached
 from datamill.synth.parsing import parse_entities
-from datamill.synth.prompts import entity_messages, prompt_hash, relation_messages
+from datamill.synth.prompts import ENTITIES_SCHEMA, entity_messages, prompt_hash, relation_messages
 
 
 def request_seed(seed: int, doc_id: str, step: str, entities: tuple[str, ...] = (), attempt: int = 0) -> int:
@@ -35,7 +35,7 @@ def triple_order(seed: int, doc_id: str, n: int) -> list[tuple[int, int, int]]:
 
 def make_request(stage, messages, seed: int, max_tokens: int, json_mode: bool = False) -> ChatRequest:
     return ChatRequest.of(messages, max_tokens=max_tokens, temperature=stage.temperature, top_p=stage.top_p,
-                          seed=seed, json_mode=json_mode)
+                          seed=seed, json_mode=json_mode, json_schema=ENTITIES_SCHEMA if json_mode else "")
 
 
 @dataclass
