@@ -140,6 +140,7 @@ class Embedder:
         self.dim = int(self.model.config.hidden_size)
         self.tokenizer_workers = tokenizer_workers
         self._pool = None
+        self.processes = 0  # tokenizer processes started (0: a thread of this process)
         self._pool_lock = threading.Lock()
         log.info("embedder %s: %s pooling, %s on %s", model_dir, self.pooling, dtype, self.device)
 
@@ -161,26 +162,31 @@ class Embedder:
     def forward(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Pooled, L2-normalised float32 vectors (B, d) for one tokenized batch."""
         import torch
-        import torch.nn.functional as F
 
-        cuda = self.device.type == "cuda"
         ids_t = torch.from_numpy(ids)  # int32 (B, T)
         len_t = torch.from_numpy(lengths)
-        if cuda:
+        if self.device.type == "cuda":
             ids_t, len_t = ids_t.pin_memory(), len_t.pin_memory()
         ids_t = ids_t.to(self.device, non_blocking=True).long()
         len_t = len_t.to(self.device, non_blocking=True)
-        mask = torch.arange(ids_t.shape[1], device=self.device)[None, :] < len_t[:, None]  # (B, T)
+        return self.encode_tensors(ids_t, len_t).cpu().numpy()
+
+    def encode_tensors(self, ids, lengths):
+        """Model + pooling + normalisation on tensors already on the device: (B, d) float32."""
+        import torch
+        import torch.nn.functional as F
+
+        mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
         with torch.inference_mode():
-            hidden = self.model(input_ids=ids_t, attention_mask=mask.long()).last_hidden_state  # (B, T, d)
+            hidden = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, d)
             if self.pooling == "mean":
                 summed = torch.bmm(mask[:, None, :].to(hidden.dtype), hidden)[:, 0]  # (B, d)
-                pooled = summed.float() / len_t.clamp(min=1)[:, None]
+                pooled = summed.float() / lengths.clamp(min=1)[:, None]
             elif self.pooling == "last_token":
-                pooled = hidden[torch.arange(len(ids_t), device=self.device), len_t - 1].float()
+                pooled = hidden[torch.arange(len(ids), device=ids.device), lengths - 1].float()
             else:  # cls
                 pooled = hidden[:, 0].float()
-            return F.normalize(pooled, dim=1).cpu().numpy()
+            return F.normalize(pooled, dim=1)
 
     def _executor(self):
         with self._pool_lock:
@@ -196,6 +202,7 @@ class Embedder:
                 self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                                  initargs=(self.tokenizer.to_str(), self.max_length))
                 self._tokenize = _tokenize_in_worker
+                self.processes = workers
             else:
                 self._pool = ThreadPoolExecutor(1)
                 self._tokenize = self.tokenize
