@@ -1,7 +1,7 @@
 """Same config and seed, same bytes: across worker counts, partition counts, and the embedded
-(in-process) cluster vs a multi-process one, for every stage that runs without a network or
-a trained model file (plus the fastText quality filter with a model trained here, and the
-embedding stages on a small sample)."""
+(in-process) cluster vs a multi-process one, for every stage but EntiGraph (which needs an LLM
+server): the rule stages, dedup, mixing and shards on real text, the fastText quality filter
+with a model trained here, and the embedding stages (embed, semdedup, d4) on a small sample."""
 
 from __future__ import annotations
 
@@ -123,3 +123,30 @@ def test_mix_row_order_does_not_depend_on_partitioning(client, tmp_path, shared_
                "execution": {"partition_rows": rows}}
         runs.append(run_pipeline(cfg, client=client, progress=False).output)
     assert read_stage(runs[0], "mix").column("id").equals(read_stage(runs[1], "mix").column("id"))
+
+
+def embedding_config(out: Path, partition_rows: int, shared_data: Path) -> dict:
+    web = str(shared_data / "web-dolma-fixtures" / "multiple_files__cc_en_head-*.jsonl.gz")
+    model = {"max_length": 128, "device": "cpu"}
+    return {"name": "emb", "output": str(out), "execution": {"partition_rows": partition_rows},
+            "sources": {"web": {"format": "jsonl", "path": web, "url_field": "id"}},
+            "stages": {"embed": {"use": "embed", "input": "web", **model},
+                       "semdedup": {"use": "semdedup", "input": "web", "n_clusters": 2, "r_dedup": 0.5, **model},
+                       "d4": {"use": "d4", "input": "web", "n_clusters": 2, "r_dedup": 0.5, "r_proto": 0.8, **model}}}
+
+
+@pytest.mark.slow  # loads the model in 4 processes: ~30-70 s on 2 busy cores
+def test_embedding_stages_are_identical_across_partitions_and_clusters(client, proc_cluster, tmp_path, shared_data):
+    """embed, semdedup and d4 (all-MiniLM-L6-v2 on CPU) on the 20 Common Crawl documents."""
+    pytest.importorskip("sentence_transformers")
+    one = run_pipeline(embedding_config(tmp_path / "one", 1000, shared_data), client=client, progress=False)
+    many = run_pipeline(embedding_config(tmp_path / "many", 6, shared_data), client=client, progress=False)
+    with proc_cluster.client() as c:
+        run_pipeline(embedding_config(tmp_path / "procs", 6, shared_data), client=c, progress=False)
+    record("determinism_runs", 3)
+    assert many.stats["web"]["partitions"] == 4 and one.stats["web"]["partitions"] == 2
+    assert many.stats["semdedup"]["removed"] and many.stats["d4"]["removed"]
+    stages = ["embed", "semdedup", "d4"]
+    assert stage_digests(tmp_path / "one", stages) == stage_digests(tmp_path / "many", stages)
+    assert stage_digests(tmp_path / "procs", stages) == stage_digests(tmp_path / "many", stages)
+    record("stages_checked_for_determinism", len(stages))
