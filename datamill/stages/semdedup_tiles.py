@@ -76,7 +76,7 @@ def keyed_rows(i: int, table: pa.Table, assigned: tuple, plan: dict, seed: int, 
     emb = table.column(EMBEDDING)
     return pa.table({
         "dest": plan["dest"][tile], "tile": tile, "part": np.full(len(r), i, np.int32),
-        "row": r.astype(np.int32), "key": key[r], "id": ids.take(pa.array(r)),
+        "row": r.astype(np.int32), "key": key[r], "id": ids.take(pa.array(r)).cast(pa.string()),
         EMBEDDING: emb.take(pa.array(r)),
     })
 

@@ -234,3 +234,22 @@ def test_pipeline_runs_semdedup_then_d4_reusing_embeddings(client, embedded, tmp
     out = read_stage(str(tmp_path / "run"), "d4")
     assert {"embedding", "semdedup_max_sim", "d4_cluster", "d4_proto_dist"} <= set(out.column_names)
     assert out.column("d4_proto_dist").null_count == 0
+
+
+def test_empty_partitions_and_tiny_inputs(client):
+    from datamill.stages.embed import to_arrow
+
+    def table(n: int, start: int = 0) -> pa.Table:
+        x = np.random.default_rng(n).normal(size=(n, 8)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        return pa.table({"id": pa.array([f"r{start + i}" for i in range(n)], pa.string()),
+                         "text": pa.array([""] * n, pa.string()),
+                         "embedding": to_arrow(x) if n else pa.array([], pa.list_(pa.float32(), 8))})
+
+    out, stats = run(client, D4Prune(), [table(0)])
+    assert out.num_rows == 0 and stats["kept_fraction"] == 1.0
+    out, stats = run(client, D4Prune(), [table(1)])
+    assert out.column("_removal_reason").to_pylist() == [None]  # a singleton is never pruned
+    out, stats = run(client, D4Prune(r_dedup=0.8, r_proto=0.75), [table(3), table(0, 10), table(2, 20)])
+    assert collections.Counter(out.column("_removal_reason").to_pylist()) == {None: 3, "semdedup": 1,
+                                                                          "ssl_prototype": 1}
