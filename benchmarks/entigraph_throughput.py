@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     stage = EntiGraphSynth(
         backend={"kind": args.backend, "model": args.model, "dtype": args.dtype, "max_model_len": args.max_model_len,
                  "gpu_memory_utilization": args.gpu_memory_utilization},
-        temperature=args.temperature, entity_max_tokens=args.entity_max_tokens, relation_max_tokens=args.relation_max_tokens,
+        temperature=args.temperature, entity_max_tokens=args.entity_max_tokens,
+        relation_max_tokens=args.relation_max_tokens,
         max_pairs=args.max_pairs, max_triples=args.max_triples, max_doc_chars=args.max_doc_chars, cache_path="")
     docs = load_stories(args.docs)
     engine = backends.get_backend(stage.backend)  # load (and warm up) before timing

@@ -1,4 +1,4 @@
-"""EntiGraph inside a real pipeline run: real stories in, synthetic documents and stats out."""
+"""EntiGraph inside a real pipeline run: real stories in, synthetic documents, stats and token shards out."""
 
 import json
 
@@ -15,6 +15,7 @@ def config(shared_data, server, out, **synth):
                                 "text_field": "document"}},
         "stages": {
             "synth": {"use": "entigraph", "input": "stories", "backend": backend, "max_triples": 2, **synth},
+            "shards": {"use": "token_shards", "input": "synth", "tokenizer": {"train_vocab": 600}, "seq_len": 128},
         },
         "output": str(out), "execution": {"partition_rows": 10},
     }
@@ -32,6 +33,9 @@ def test_pipeline_writes_documents_stats_and_shards(shared_data, fake_openai, cl
     assert (out / "_cache" / "llm.sqlite").is_file()
     stats_file = json.loads((out / "synth" / "_stats.json").read_text())
     assert stats_file["extra"]["llm"]["completion_tokens"] == llm["completion_tokens"] > 0
+    manifest = json.loads((out / "shards" / "manifest.json").read_text())
+    assert manifest and (out / "shards" / "tokenizer.json").is_file()
+    assert result.stats["shards"]["rows_in"] == synth.num_rows
 
     # A config change that re-runs the stage but not its requests: all served from the request cache.
     n = fake_openai.count()
