@@ -43,12 +43,15 @@ def synthetic_texts(tokenizer_json: str, n_unique: int, words: int, seed: int = 
     return texts
 
 
-def rate(fn, n: int, repeats: int) -> float:
+def rate(fn, n: int, repeats: int, budget_s: float = 20.0) -> float:
+    """n / median seconds of up to ``repeats`` runs (fewer once ``budget_s`` is spent)."""
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
+        if sum(times) > budget_s:
+            break
     return n / statistics.median(times)
 
 
