@@ -55,7 +55,7 @@ class EntiGraphSynth(GlobalStage):
     max_pairs: int = 0  # 0 = every pair, as in Yang et al.; else a seeded sample of this many
     max_triples: int = 16  # triple calls per document (Yang et al.: whatever finished in budget)
     triple_token_budget: int = 0  # also stop a document's triples at this many completion tokens; 0 = none
-    triples_per_round: int = 8  # triples per document per batch (how far a token budget overshoots)
+    triples_per_round: int = 8  # with a token budget: triples per document per batch (the overshoot)
     max_doc_chars: int = 0  # truncate documents for small-context models; 0 = whole document (paper)
     title_field: str = "title"  # column with the title; absent: the document's first non-empty line
     source_name: str = "entigraph"  # value of the `source` column (mixing, per-source stats)

@@ -63,8 +63,7 @@ class EntiGraphRun:
     def run(self, docs: list[tuple[str, str, str]]) -> list[dict]:
         self.counts["documents"] = len(docs)
         parsed = self.extract_entities([_Doc(*d) for d in docs])
-        self.relate_pairs(parsed)
-        self.relate_triples(parsed)
+        self.relate(parsed)
         self.rows.sort(key=lambda r: r["_order"])
         for row in self.rows:
             del row["_order"]
@@ -109,41 +108,43 @@ class EntiGraphRun:
         self.counts["documents_failed"] = len(pending)
         return sorted(done, key=lambda od: od[0])
 
-    # Step 2: one relation text per pair (all pairs, or a seeded sample under max_pairs).
-    def relate_pairs(self, docs: list[tuple[int, _Doc]]) -> None:
+    # Steps 2 and 3: one relation text per pair (all pairs, or a seeded sample under max_pairs),
+    # and triples in seeded shuffled order, in rounds, until each document's budget is spent.
+    # Triples need only the entities, so the first round shares one batch with the pairs.
+    def relate(self, docs: list[tuple[int, _Doc]]) -> None:
+        stage = self.stage
         jobs = [(order, doc, tuple(doc.entities[i] for i in pair))
                 for order, doc in docs
-                for pair in pair_order(self.stage.seed, doc.id, len(doc.entities), self.stage.max_pairs)]
-        self._relate(jobs, "pair")
-
-    # Step 3: triples in seeded shuffled order, in rounds, until each document's budget is spent.
-    def relate_triples(self, docs: list[tuple[int, _Doc]]) -> None:
-        stage = self.stage
-        if stage.max_triples == 0:
-            return
+                for pair in pair_order(stage.seed, doc.id, len(doc.entities), stage.max_pairs)]
         for _, doc in docs:
-            doc.triples = triple_order(stage.seed, doc.id, len(doc.entities))
+            doc.triples = triple_order(stage.seed, doc.id, len(doc.entities)) if stage.max_triples else []
+        # Without a token budget nothing is learned between rounds: take every triple at once.
+        per_round = stage.triples_per_round if stage.triple_token_budget else stage.max_triples
         while True:
-            jobs = []
+            triple_jobs = []
             for order, doc in docs:
                 if stage.triple_token_budget and doc.triple_tokens >= stage.triple_token_budget:
                     continue
-                take = min(stage.triples_per_round, stage.max_triples - doc.triple_calls)
+                take = min(per_round, stage.max_triples - doc.triple_calls)
                 batch, doc.triples = doc.triples[:take], doc.triples[take:]
                 doc.triple_calls += len(batch)
-                jobs += [(order, doc, tuple(doc.entities[i] for i in t)) for t in batch]
-            if not jobs:
+                triple_jobs += [(order, doc, tuple(doc.entities[i] for i in t)) for t in batch]
+            if not jobs and not triple_jobs:
                 return
-            for (_, doc, _), tokens in zip(jobs, self._relate(jobs, "triple")):
-                doc.triple_tokens += tokens
+            tokens = self._relate(jobs + triple_jobs)
+            for (_, doc, _), n in zip(triple_jobs, tokens[len(jobs):]):
+                doc.triple_tokens += n
+            jobs = []
 
-    def _relate(self, jobs, kind: str) -> list[int]:
-        """Generate one relation text per (order, doc, entities) job; return completion tokens."""
+    def _relate(self, jobs) -> list[int]:
+        """One relation text per (order, doc, entities) job (2 entities: a pair, 3: a triple);
+        returns the completion tokens of each."""
+        kinds = ["pair" if len(ents) == 2 else "triple" for _, _, ents in jobs]
         requests = [make_request(self.stage, relation_messages(self.prompts, doc.title, doc.text, ents),
                                  request_seed(self.stage.seed, doc.id, kind, ents), self.stage.relation_max_tokens)
-                    for _, doc, ents in jobs]
+                    for (_, doc, ents), kind in zip(jobs, kinds)]
         results = self._generate(requests)
-        for (order, doc, ents), result in zip(jobs, results):
+        for (order, doc, ents), kind, result in zip(jobs, kinds, results):
             text = (result.text or "").strip()
             if not text:
                 self.counts["relation_failures"] += 1
