@@ -100,10 +100,11 @@ def measure(corpus_mb: float, partition_mb: float, workers: int, memory_limit_mb
     docs = write_corpus(corpus, corpus_mb)
     config = {"name": "mem", "sources": {"web": {"format": "jsonl", "path": str(corpus / "*.jsonl")}},
               "stages": [{"use": s, **({"min_words": 5} if s == "length_filter" else {})} for s in stages],
-              "output": str(tmp / f"run-{corpus_mb:g}"),
+              "output": str(tmp / f"run-{corpus_mb:g}-{len(stages)}"),
               "execution": {"partition_rows": 10**9, "partition_bytes": int(partition_mb * 2**20)}}
+    # (at 80% of the limit Dask pauses a worker: a run that needs more stalls instead of failing)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit=f"{memory_limit_mb}MiB", silence_logs=logging.ERROR) as cluster, \
+                      memory_limit=f"{memory_limit_mb}MiB", silence_logs=logging.WARNING) as cluster, \
             Client(cluster) as client:
         client.run(lambda: __import__("datamill.stages.registry").stages.registry.all_stages())
         worker_pids = set(client.run(lambda: __import__("os").getpid()).values())

@@ -4,13 +4,14 @@ line (``on_error: fail``). Nothing is lost silently and no library exception esc
 
 The properties run on the engine's own planning and reading functions (``plan_source`` and
 ``read_chunk``, what each read task runs) so hypothesis can try hundreds of inputs in seconds;
-``test_bad_corpus_end_to_end`` drives the same files through ``run_pipeline`` and the CLI.
+``test_bad_corpus_end_to_end_...`` drives damaged files through ``run_pipeline`` and the CLI.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 import string
 from itertools import islice
 from pathlib import Path
@@ -242,3 +243,65 @@ def test_empty_documents_are_kept_and_a_50_mb_document_is_kept_whole_or_skipped_
     record("bad_inputs_tried", 1)
     assert counts == {"too_large": 1} and skipped[0]["line"] == 3 and len(skipped[0]["text"]) <= 2000
     assert table.column("text").to_pylist() == ["", "small", "end"]
+
+
+# -- end to end: one run over every kind of damage, then the CLI under on_error: fail -----------------------
+
+def bad_corpus(directory: Path, warc: bytes) -> dict:
+    lines = [b'{"text": "good"}', b'{"text": broken', b'{"text": "bad \xff"}', b'', b'{"text": 5}',
+             b'{"text": "lone \\ud800"}', b'{"text": "also good", "extra": [1, 2]}']
+    (directory / "bad.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    body = b"".join(json.dumps({"text": f"line {i} " * 20}).encode() + b"\n" for i in range(500))
+    (directory / "cut.jsonl.gz").write_bytes(gzip.compress(body)[:2000])
+    z = zstandard.ZstdCompressor().compress(body)
+    (directory / "cut.jsonl.zst").write_bytes(z[:len(z) // 2])
+    pq.write_table(pa.table({"text": ["a parquet document"] * 100}), directory / "whole.parquet")
+    (directory / "cut.parquet").write_bytes((directory / "whole.parquet").read_bytes()[:500])
+    (directory / "cut.warc.gz").write_bytes(warc[:len(warc) // 2])
+    return {"jsonl": {"format": "jsonl", "path": str(directory / "bad.jsonl")},
+            "gz": {"format": "jsonl", "path": str(directory / "cut.jsonl.gz")},
+            "zst": {"format": "jsonl", "path": str(directory / "cut.jsonl.zst")},
+            "parquet": {"format": "parquet", "path": str(directory / "cut.parquet")},
+            "warc": {"format": "warc", "path": str(directory / "cut.warc.gz")}}
+
+
+def test_bad_corpus_end_to_end_counts_everything_and_fails_cleanly_on_request(client, proc_cluster, tmp_path,
+                                                                                warc_files):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from datamill.pipeline.io import read_rejected
+    from datamill.pipeline.runner import run_pipeline
+    from tests.reliability.conftest import ROOT, worker_env
+
+    sources = bad_corpus(tmp_path, warc_files[".warc.gz"][0])
+    result = run_pipeline({"name": "bad", "sources": sources, "stages": {}, "output": str(tmp_path / "run")},
+                          client=client, progress=False)
+    stats = result.stats
+    assert stats["jsonl"]["rows_out"] == 2 and stats["jsonl"]["rows_in"] == 7
+    assert stats["jsonl"]["removed"] == {"empty_line": 1, "invalid_utf8": 2, "malformed_json": 1, "wrong_type": 1}
+    for name in ("gz", "zst", "parquet", "warc"):
+        assert stats[name]["removed"].get("truncated_file") == 1, (name, stats[name]["removed"])
+        assert stats[name]["rows_in"] == stats[name]["rows_out"] + sum(stats[name]["removed"].values())
+        rejected = read_rejected(str(tmp_path / "run"), name).to_pylist()
+        assert any(r["file"] == sources[name]["path"] and r["_removal_reason"] == "truncated_file" for r in rejected)
+    record("bad_inputs_tried", 10)
+    record("inputs_tried", 5)
+
+    for name, spec in sources.items():  # on_error: fail: the error names the file (and the line)
+        fail = {"name": "bad", "sources": {name: {**spec, "on_error": "fail"}}, "stages": {},
+                "output": str(tmp_path / f"fail-{name}")}
+        if name in ("gz", "parquet", "zst"):
+            with pytest.raises(DataError, match=rf"source '{name}': {re.escape(spec['path'])}:\d+: truncated_file"):
+                run_pipeline(fail, client=client, progress=False)
+            continue
+        cfg = tmp_path / f"{name}.yaml"  # through the CLI: exit 2, one line, no traceback
+        cfg.write_text(yaml.safe_dump(fail))
+        done = subprocess.run([sys.executable, "-m", "datamill.cli", "run", str(cfg), "--no-progress",
+                               "--scheduler", proc_cluster.address],
+                              env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+        last = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert last.startswith(f"datamill run: error: source {name!r}: {spec['path']}:"), last
