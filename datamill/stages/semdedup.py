@@ -28,8 +28,8 @@ class ClusterFields:
 
     eps: float = 0.0  # > 0: drop rows with cosine > 1 - eps to an earlier row; 0: calibrate to r_dedup
     r_dedup: float = 0.75  # kept fraction after SemDeDup; D4 (Tirumala et al. 2023)
-    n_clusters: int = 0  # k-means K; 0: round(sqrt(sample rows)), the D4/SemDeDup heuristic
-    sample_size: int = 100_000  # rows k-means is fitted on (D4 fitted on ~100M, then assigned all)
+    n_clusters: int = 0  # k-means K; 0: round(sqrt(rows)), the D4/SemDeDup heuristic (K=11,000 for ~1e8)
+    sample_size: int = 100_000  # rows k-means is fitted on, then all assigned; keep >= ~40 K (faiss)
     niter: int = 20  # k-means iterations; D4's faiss config
     seed: int = 1234  # SemDeDup reference config
     which_to_keep: str = "hard"  # SemDeDup reference: hard (keep farthest from centroid) | easy | random

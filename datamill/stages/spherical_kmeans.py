@@ -65,13 +65,15 @@ def concat_samples(parts: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def fit(sample: tuple[np.ndarray, np.ndarray], n_clusters: int, niter: int, seed: int) -> np.ndarray:
-    """(K, d) unit-norm centroids; ``n_clusters`` 0 means round(sqrt(sample rows))."""
+def fit(sample: tuple[np.ndarray, np.ndarray], n_clusters: int, niter: int, seed: int,
+        n_rows: int) -> np.ndarray:
+    """(K, d) unit-norm centroids; ``n_clusters`` 0 means round(sqrt(n_rows)), the rows being
+    clustered (D4: K=11,000 for ~100M), at most one centroid per sample row."""
     hashes, x = sample
     if len(hashes) == 0:
         return np.empty((0, 0), np.float32)
     x = np.ascontiguousarray(x[np.argsort(hashes, kind="stable")], dtype=np.float32)  # fixed order
-    k = n_clusters or max(1, round(math.sqrt(len(x))))
+    k = n_clusters or max(1, round(math.sqrt(n_rows)))
     k = min(k, len(x))
     if k == 1:
         c = x.mean(axis=0, keepdims=True)
@@ -124,8 +126,13 @@ def cluster(parts, mask_parts, n_clusters: int, sample_size: int, niter: int, se
     """
     cutoff = parts.map(sample_hashes, mask_parts, sample_size, seed).reduce(merge_smallest(sample_size))
     rows = parts.map(sample_rows, mask_parts, cutoff, seed)
-    centroids = rows.reduce(concat_samples).map(fit, n_clusters, niter, seed)
+    n_rows = parts.map(count_rows, mask_parts).reduce(sum)
+    centroids = rows.reduce(concat_samples).map(fit, n_clusters, niter, seed, n_rows)
     return parts.map(assign_table, centroids, mask_parts), centroids
+
+
+def count_rows(table: pa.Table, mask: np.ndarray | None) -> int:
+    return table.num_rows if mask is None else int(mask.sum())
 
 
 def assign_table(table: pa.Table, centroids: np.ndarray, mask: np.ndarray | None):
