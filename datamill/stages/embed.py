@@ -114,8 +114,9 @@ class Embedder:
 
     ``tokenizer_workers``: processes that tokenize ahead of the model; -1 picks one per spare
     core on a GPU and none on CPU (where the model, not the tokenizer, is the bottleneck), 0
-    tokenizes in a thread of this process. Daemonic processes (Dask workers) cannot start
-    children, so there it falls back to a thread.
+    tokenizes in a thread of this process (the Rust call releases the GIL and is itself
+    parallel across cores unless TOKENIZERS_PARALLELISM=false). Daemonic processes (Dask's
+    default workers) cannot start children, so there it always uses the thread.
     """
 
     def __init__(self, model: str, pooling: str = "model", max_length: int = 256,
