@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.pipeline import rundir
@@ -54,8 +55,26 @@ def show_documents(run_dir: str, stage: str, *, removed: bool = False, reason: s
         what = f"removed rows{f' with reason {reason!r}' if reason else ''}" if removed else "rows"
         print(f"stage {stage!r}: no {what}")
         return
+    kept = _kept_lookup(run_dir, stage, table) if removed else {}
     for row in table.slice(0, n).to_pylist():
         print(_format(row, chars))
+        for col in DUP_OF_COLUMNS:
+            twin = kept.get(row.get(col))
+            if twin is not None:
+                print(_format({**twin, "_removal_reason": None}, chars).replace("── ", f"   kept ({col}): ", 1))
+
+
+DUP_OF_COLUMNS = ("exact_duplicate_of", "semdedup_dup_of", "d4_dup_of", "minhash_cluster")
+
+
+def _kept_lookup(run_dir: str, stage: str, rejected) -> dict:
+    """Rows that removed near-duplicates point at (the kept document of their cluster)."""
+    wanted = {v for c in DUP_OF_COLUMNS if c in rejected.column_names for v in rejected.column(c).to_pylist()}
+    if not wanted:
+        return {}
+    out = read_stage(run_dir, stage)
+    mask = pc.is_in(out.column("id"), value_set=pa.array(sorted(str(w) for w in wanted if w is not None)))
+    return {r["id"]: r for r in out.filter(mask).to_pylist()}
 
 
 def _format(row: dict, chars: int) -> str:

@@ -163,5 +163,5 @@ class PlanContext:
 
     def constant(self, obj: Any) -> Value:
         """Ship a driver-side object to the cluster once, for broadcasting into ``map``."""
-        [future] = self.client.scatter([obj], broadcast=False)
+        [future] = self.client.scatter([obj], broadcast=False, hash=False)
         return Value(self.client, future)
