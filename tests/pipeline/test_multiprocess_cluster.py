@@ -1,9 +1,7 @@
-"""The same config on a real multi-process cluster, and SIGKILL of the driver mid-run."""
+"""The same config on a real multi-process cluster (driver SIGKILL: tests/reliability/test_driver_resume.py)."""
 
 import hashlib
 import os
-import random
-import signal
 import subprocess
 import sys
 import time
@@ -77,26 +75,3 @@ def test_multiprocess_cluster_gives_identical_output(tmp_path, reference):
         for p in procs:
             p.kill()
             p.wait()
-
-
-def test_sigkill_of_the_driver_then_rerun_gives_identical_output(tmp_path, reference):
-    cfg_path = tmp_path / "c.yaml"
-    out = tmp_path / "run"
-    cfg_path.write_text(yaml.safe_dump(config(out, 29)))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    cmd = [sys.executable, "-m", "datamill.cli", "run", str(cfg_path), "--workers", "1", "--no-progress"]
-    rng = random.Random(0)
-    killed = 0
-    for trial in range(3):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        time.sleep(rng.uniform(2.5, 5.0))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes
-            killed += 1
-        proc.wait()
-    assert killed >= 1, "the run finished before any kill; make it longer"
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert concat(outputs(out)) == reference
-    assert not list(out.rglob("*.tmp-*"))
