@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -53,7 +52,7 @@ class MinHashDedup(GlobalStage):
     ngram: int = 5  # word 5-grams: Lee et al. 2022, RefinedWeb, FineWeb
     shingle: str = "word"  # word | char
     seed: int = 1  # datasketch MinHash default
-    hash: str = "fast"  # fast | datasketch (bit-exact datasketch.MinHash values, ~10x slower)
+    hash: str = "fast"  # fast | datasketch (bit-exact datasketch.MinHash values, ~6x slower)
     lowercase: bool = True  # datatrove TextNormConfig defaults, as FineWeb
     punctuation: bool = True  # drop Unicode P* and S*
     digits: bool = True  # each run of digits -> "0"
@@ -70,8 +69,8 @@ class MinHashDedup(GlobalStage):
 
         if self.preset != "none" and self.preset not in PRESETS:
             raise bad("preset", f"one of {['none', *PRESETS]}")
-        if self.preset != "none" and (self.bands or self.rows):
-            raise ValueError(f"minhash_dedup: preset={self.preset!r} sets bands and rows; drop them")
+        if self.preset != "none" and (self.bands or self.rows or self.num_perm not in (128, PRESETS[self.preset][0])):
+            raise ValueError(f"minhash_dedup: preset={self.preset!r} sets num_perm, bands and rows; drop them")
         if self.shingle not in mh.SHINGLES:
             raise bad("shingle", f"one of {list(mh.SHINGLES)}")
         if self.hash not in mh.HASHES:

@@ -188,7 +188,8 @@ def test_presets_and_datasketch_parameter_search():
 @pytest.mark.parametrize("kwargs,match", [
     ({"preset": "pile"}, "preset"), ({"shingle": "line"}, "shingle"), ({"mode": "remove"}, "mode"),
     ({"bands": 4}, "bands and rows"), ({"bands": 20, "rows": 10}, "num_perm"),
-    ({"preset": "fineweb", "bands": 2, "rows": 2}, "preset"), ({"threshold": 1.5}, "threshold"),
+    ({"preset": "fineweb", "bands": 2, "rows": 2}, "preset"), ({"preset": "lee", "num_perm": 256}, "preset"),
+    ({"threshold": 1.5}, "threshold"), ({"device": "tpu"}, "device"),
 ])
 def test_bad_config_names_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
