@@ -163,11 +163,12 @@ class MinHashDedup(GlobalStage):
                 "whitespace": self.whitespace}
 
     def _band_records(self, index: int, table: pa.Table) -> dict:
-        _, bands, rows = self.lsh_params()
+        num_perm, bands, rows = self.lsh_params()
         ids, texts = _column(table, "id"), _column(table, "text")
         keys, has = [], []
-        for start in range(0, table.num_rows, 4096):  # bounds the signature block in memory
-            sig = self._signature_rows(texts.slice(start, 4096))
+        chunk = max(256, min(4096, (64 << 20) // (4 * num_perm)))  # signature blocks <= 64 MiB
+        for start in range(0, table.num_rows, chunk):
+            sig = self._signature_rows(texts.slice(start, chunk))
             keys.append(lsh.band_keys(sig, bands, rows))
             has.append(~(sig == mh.MAX32).all(axis=1))
         keys = np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)
