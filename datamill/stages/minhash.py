@@ -4,7 +4,9 @@ Per batch: normalise and tokenise the UTF-8 bytes (``minhash_text``) -> hash eve
 its bytes read 8 at a time through an unaligned uint64 view (content-defined, so a token
 hashes the same in any batch) -> hash each n-gram of tokens as a keyed sum of its token hashes ->
 permute with datasketch 2.0's default "affine32" scheme, ``a*h + b mod 2^32`` with odd ``a``
-drawn like datasketch from ``RandomState(seed)`` -> per-document minimum.
+drawn like datasketch from ``RandomState(seed)`` -> per-document minimum. (A 64-bit
+multiply-add-shift permutation gave the same error against exact Jaccard here, MAE 0.026 on
+1,500 real-text pairs for both, at ~1.6x the cost: numpy's uint32 arithmetic is SIMD.)
 
 ``hash="datasketch"`` replaces the vectorised shingle hash by datasketch's own (sha1 of the
 shingle bytes, words joined by one space) and reproduces ``datasketch.MinHash(num_perm, seed)``
