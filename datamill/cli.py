@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--reason", help="only removed documents with this reason")
     show.add_argument("-n", type=int, default=5)
     show.add_argument("--chars", type=int, default=400, help="characters of text per document")
+    show.add_argument("--cluster", help="every member of this near-duplicate cluster (minhash_dedup), keeper first")
 
     report = sub.add_parser("report", help="self-contained HTML report of a run")
     report.add_argument("run_dir")
@@ -97,8 +98,11 @@ def _stats(args) -> int:
 
 
 def _show(args) -> int:
-    from datamill.inspection import show_documents
+    from datamill.inspection import show_cluster, show_documents
 
+    if args.cluster:
+        show_cluster(args.run_dir, args.stage, args.cluster, chars=args.chars)
+        return 0
     show_documents(args.run_dir, args.stage, removed=args.removed or bool(args.reason), reason=args.reason,
                    n=args.n, chars=args.chars)
     return 0

@@ -97,3 +97,14 @@ def _short(v) -> str:
     s = str(v)
     return s if len(s) <= 80 else s[:77] + "..."
 
+
+
+def show_cluster(run_dir: str, stage: str, cluster_id: str, chars: int = 400) -> None:
+    from datamill.stages.minhash_clusters import cluster_members
+
+    members = cluster_members(run_dir, stage, cluster_id)
+    if not members.num_rows:
+        print(f"stage {stage!r}: no cluster {cluster_id!r} of two or more documents")
+        return
+    for row in members.to_pylist():
+        print(_format({**row, "_removal_reason": "minhash_duplicate" if row.get("is_duplicate") else None}, chars))

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from datamill.cli import main
+from datamill.pipeline.io import read_rejected
 from datamill.pipeline.runner import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,11 @@ def test_config_error_is_a_clean_message_not_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "datamill.cli", "run", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "min_wordz" in proc.stderr and "length_filter" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_show_cluster_lists_keeper_then_removed_members(quick_run, capsys):
+    removed = read_rejected(quick_run.output, "minhash_dedup")
+    cluster = removed.column("minhash_cluster")[0].as_py()
+    assert main(["show", quick_run.output, "minhash_dedup", "--cluster", cluster]) == 0
+    blocks = capsys.readouterr().out.split("── ")[1:]
+    assert len(blocks) >= 2 and "[removed" not in blocks[0] and all("[removed" in b for b in blocks[1:])
