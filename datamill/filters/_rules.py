@@ -7,10 +7,29 @@ enabled rule that fails names the removal reason of the row.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import ClassVar, Iterable
 
 import numpy as np
 import pyarrow as pa
+
+from datamill.filters import _text
+from datamill.stages.base import Filter
+
+
+class RuleSet(Filter):
+    """A heuristic rule set: subclasses declare ``RULES``, the fields ``disable`` and ``mode``,
+    ``_measure(text) -> {column: values}`` and ``reasons``."""
+
+    RULES: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self):
+        check_rules(self, self.RULES)
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
+
+    def _measure(self, text: pa.Array) -> dict:
+        raise NotImplementedError
 
 
 def check_rules(stage, rules: tuple[str, ...]) -> None:

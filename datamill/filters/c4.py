@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.filters import _text, _wordlist
-from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stages.base import Filter, register
+from datamill.filters._rules import RuleSet, column, first_reason
+from datamill.stages.base import register
 
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"  # TFDS c4_utils _CITATION_REGEX
 END_MARKS = (".", "?", "!", '"')  # TFDS c4_utils _END_MARKS
@@ -32,7 +32,7 @@ COLUMNS = ("c4_num_sentences", "c4_num_lines_removed", "c4_lorem_ipsum", "c4_cur
 
 @register("c4_quality")
 @dataclasses.dataclass(frozen=True)
-class C4QualityFilter(Filter):
+class C4QualityFilter(RuleSet):
     """C4's line filters and page rules, one removal reason per page rule."""
 
     RULES: ClassVar[tuple[str, ...]] = (
@@ -51,12 +51,6 @@ class C4QualityFilter(Filter):
     edit_text: bool = True  # C4 keeps only the kept lines; false = score only, text untouched
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: str = "drop"  # drop | annotate
-
-    def __post_init__(self):
-        check_rules(self, self.RULES)
-
-    def annotate(self, table: pa.Table) -> pa.Table:
-        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.filters import _text
-from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stages.base import Filter, register
+from datamill.filters._rules import RuleSet, column, first_reason
+from datamill.stages.base import register
 
 STOP_CHARS = (".", "'", '"', "!", "?")  # datatrove FineWebQualityFilter
 TOKEN = r"[\pL\pN_]+|[^\pL\pN_\s]+"
@@ -29,7 +29,7 @@ COLUMNS = ("fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char
 
 @register("fineweb_quality")
 @dataclasses.dataclass(frozen=True)
-class FineWebQualityFilter(Filter):
+class FineWebQualityFilter(RuleSet):
     """Drop pages with few punctuated lines, mostly short lines, duplicated lines or list-like
     layout; one removal reason per rule."""
 
@@ -45,12 +45,6 @@ class FineWebQualityFilter(Filter):
     new_line_ratio: float = 0.3  # FineWeb: drop if newlines / words > 0.3
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: str = "drop"  # drop | annotate
-
-    def __post_init__(self):
-        check_rules(self, self.RULES)
-
-    def annotate(self, table: pa.Table) -> pa.Table:
-        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

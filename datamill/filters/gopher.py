@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.filters import _text
-from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stages.base import Filter, register
+from datamill.filters._rules import RuleSet, column, first_reason
+from datamill.stages.base import register
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # Gopher, App. A
 BULLETS = ("•", "-")  # METHODS.md §6.3: "lines starting with a bullet (• or -)"
@@ -29,7 +29,7 @@ COLUMNS = ("gopher_num_words", "gopher_mean_word_length", "gopher_hash_ratio",
 
 @register("gopher_quality")
 @dataclasses.dataclass(frozen=True)
-class GopherQualityFilter(Filter):
+class GopherQualityFilter(RuleSet):
     """Drop documents outside Gopher's word-count, word-length, symbol, bullet, ellipsis,
     alphabetic-word and stop-word limits; one removal reason per rule."""
 
@@ -52,12 +52,6 @@ class GopherQualityFilter(Filter):
     min_stop_words: int = 2  # Gopher App. A: >= 2 of {the, be, to, of, and, that, have, with}
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: str = "drop"  # drop | annotate
-
-    def __post_init__(self):
-        check_rules(self, self.RULES)
-
-    def annotate(self, table: pa.Table) -> pa.Table:
-        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.filters import _text
-from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stages.base import Filter, register
+from datamill.filters._rules import RuleSet, column, first_reason
+from datamill.stages.base import register
 
 TOP_NS = (2, 3, 4)
 DUP_NS = (5, 6, 7, 8, 9, 10)
@@ -34,7 +34,7 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier for the rolling n
 
 @register("gopher_repetition")
 @dataclasses.dataclass(frozen=True)
-class GopherRepetitionFilter(Filter):
+class GopherRepetitionFilter(RuleSet):
     """Drop documents whose repeated lines, paragraphs or n-grams exceed Table A1's limits."""
 
     RULES: ClassVar[tuple[str, ...]] = COLUMNS
@@ -56,12 +56,6 @@ class GopherRepetitionFilter(Filter):
     max_dup_10gram_char_frac: float = 0.10  # Table A1
     disable: tuple[str, ...] = ()  # rule names (the column names) to switch off
     mode: str = "drop"  # drop | annotate
-
-    def __post_init__(self):
-        check_rules(self, self.RULES)
-
-    def annotate(self, table: pa.Table) -> pa.Table:
-        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)
