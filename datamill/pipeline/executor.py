@@ -209,8 +209,10 @@ class Executor:
             inputs.append(Partitions(self.client, lazy, name=inp))
         ctx = PlanContext(stage_name=name, stage_dir=job.dir, client=self.client)
         self.progress.start(name, 1, 0)
-        out = node.stage.plan(ctx, *inputs)
-        part_stats = out.map_indexed(finish_global_task, job, self.samples).gather()
+        # writing first: each output table is written and freed as soon as it exists, instead of
+        # every partition's output piling up in worker memory until the last one is computed
+        written = node.stage.plan(ctx, *inputs).map_indexed(finish_global_task, job, self.samples, priority=100)
+        part_stats = written.gather()
         self.progress.advance()
         self.progress.stop()
         extra = {k: v.result() if isinstance(v, Value) else v for k, v in ctx.extra_stats.items()}

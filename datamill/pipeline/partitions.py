@@ -91,11 +91,13 @@ class Partitions:
         ]
         return Partitions(self.client, futures, self.name)
 
-    def map_indexed(self, fn: Callable, *args: Any) -> Partitions:
-        """Like ``map`` but ``fn(i, part_i, *args)`` also gets the partition's index."""
+    def map_indexed(self, fn: Callable, *args: Any, priority: int = 0) -> Partitions:
+        """Like ``map`` but ``fn(i, part_i, *args)`` also gets the partition's index. A higher
+        ``priority`` runs each task as soon as its input is ready, ahead of other waiting work."""
         key = _name(fn, "mapi")
         futures = [
-            self.client.submit(_call, fn, i, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}")
+            self.client.submit(_call, fn, i, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}",
+                               priority=priority)
             for i, f in enumerate(self.futures)
         ]
         return Partitions(self.client, futures, self.name)

@@ -6,6 +6,7 @@ its keepers, and the removed rows are shuffled back to the partitions they came 
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ class ExactDedup(GlobalStage):
 
     def plan(self, ctx: PlanContext, *inputs: Partitions) -> Partitions:
         (parts,) = inputs
-        n = max(len(parts), 1)
+        # hash records are ~40 bytes a row: a few buckets hold them, and the all-to-all exchange
+        # costs n_in x n_out small tasks, so buckets grow as sqrt(partitions), not as partitions
+        n = max(math.isqrt(len(parts)), 1)
         hashes = parts.map_indexed(self._hashes)
         duplicates = hashes.shuffle(_split_by_hash, n, self._pick_keepers)
         back = duplicates.shuffle(_split_by_partition, len(parts), _concat_records)
