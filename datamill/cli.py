@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("distributed", "tornado", "bokeh"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if args.command == "run":
+        _quiet_dask(logging.DEBUG if args.verbose else logging.WARNING)
     from datamill.pipeline.sources import DataError
     from datamill.pipeline.validate import ConfigError
 
@@ -72,6 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, OSError) as e:  # OSError: disk full, unwritable output, missing file
         print(f"datamill {args.command}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _quiet_dask(level: int) -> None:
+    """distributed sets per-module logger levels when imported; lower them after that."""
+    import distributed  # noqa: F401
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] in ("distributed", "tornado", "bokeh"):
+            logging.getLogger(name).setLevel(level)
 
 
 def _run(args) -> int:
