@@ -38,7 +38,7 @@ def _hashes(seed: int, groups: list[str], ids: list[str]) -> np.ndarray:
 class Mix(GlobalStage):
     """Token-share mixing of several inputs (or sources) with repetition; seeded, recorded."""
 
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: copies in rounds after the originals (partition-invariant order)
     reads: ClassVar[tuple[str, ...]] = ("id", "text", "source")
     writes: ClassVar[tuple[str, ...]] = ("source", "mix_copy")
 
@@ -74,7 +74,12 @@ class Mix(GlobalStage):
         merged = hists[0].map(_merge, *hists[1:])
         solved = merged.map(self._solve)
         ctx.add_stats("mix", solved.map(_summary))
-        outs = [p.map(self._apply, name, solved, tok) for p, name in zip(inputs, names)]
+        # copy r of every selected row goes to round r: originals first, then first repeats, ...
+        # in input order within a round, so the output order does not depend on partitioning
+        # and repeated documents sit far apart
+        plan = solved.result()
+        rounds = max([v["full_copies"] + int(plan["take"][g].any()) for g, v in plan["groups"].items()] + [1])
+        outs = [p.map(self._apply, name, solved, r) for r in range(rounds) for p, name in zip(inputs, names)]
         return Partitions.concat(outs, name=ctx.stage_name)
 
     # -- per partition ------------------------------------------------------------------------
@@ -111,7 +116,7 @@ class Mix(GlobalStage):
             out[g] = h
         return out
 
-    def _apply(self, table: pa.Table, name: str, solved: dict, tok_json: str | None) -> pa.Table:
+    def _apply(self, table: pa.Table, name: str, solved: dict, copy_round: int) -> pa.Table:
         groups = self._groups(table, name)
         keys = self._keys(table, groups)
         plan = solved["groups"]
@@ -120,15 +125,11 @@ class Mix(GlobalStage):
             raise ValueError(f"mix: no weight for source(s) {missing}")
         full = np.array([plan[g]["full_copies"] for g in groups], np.int64)
         extra = np.array([solved["take"][g][b] for g, b in zip(groups, (keys >> np.uint64(48)).tolist())], bool)
-        copies = full + extra
-        rows = np.repeat(np.arange(table.num_rows), copies)
-        copy = np.arange(len(rows)) - np.repeat(np.cumsum(copies) - copies, copies)
-        order = np.argsort(_spread(keys[rows], copy), kind="stable")  # copies apart, seeded
-        rows, copy = rows[order], copy[order]
+        rows = np.flatnonzero(full + extra > copy_round)
         out = table.take(pa.array(rows, pa.int64()))
         if self.by == "input":
             out = set_column(out, "source", pa.array([name] * len(rows), pa.string()))
-        return set_column(out, "mix_copy", pa.array(copy, pa.int32()))
+        return set_column(out, "mix_copy", pa.array(np.full(len(rows), copy_round), pa.int32()))
 
     # -- once -------------------------------------------------------------------------------------
     def _solve(self, hists: dict[str, np.ndarray]) -> dict:
@@ -185,13 +186,6 @@ def _fill(tokens: np.ndarray, want: float) -> np.ndarray:
 
 def _summary(solved: dict) -> dict:
     return {k: v for k, v in solved.items() if k != "take"}
-
-
-def _spread(keys: np.ndarray, copy: np.ndarray) -> np.ndarray:
-    x = keys ^ (copy.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-    x ^= x >> np.uint64(31)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    return x ^ (x >> np.uint64(29))
 
 
 def _load_tokenizer(path: str) -> str:

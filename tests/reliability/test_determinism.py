@@ -110,8 +110,6 @@ def _without(table, *columns):
     return table.drop_columns([c for c in columns if c in table.column_names])
 
 
-@pytest.mark.xfail(strict=True, reason="mix: which rows are taken is partition-invariant, their order is not "
-                                       "(reported to the mix stage's owner)")
 def test_mix_row_order_does_not_depend_on_partitioning(client, tmp_path, shared_data):
     stages = {"clean": {"use": "clean_text", "input": "docs"}, "web_clean": {"use": "clean_text", "input": "web"},
               "mix": {"use": "mix", "inputs": ["clean", "web_clean"], "weights": {"clean": 0.8, "web_clean": 0.2}}}
