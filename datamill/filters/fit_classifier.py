@@ -127,11 +127,11 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
         train_file = f.name
     try:
         start = time.perf_counter()
-        model, fasttext_seed = _train(fasttext, train_file, threads, seed, hyper)
+        model, fasttext_seed = _train(
+            lambda s: _train_in_fresh_process(fasttext, train_file, threads, s, hyper, str(out)), seed)
         train_seconds = time.perf_counter() - start
     finally:
         os.unlink(train_file)
-    model.save_model(str(out))
     report = {"model": str(out), "label": pos, "negative_label": neg, "positive_values": sorted(positive),
               "n_train": int(len(train)), "n_valid": int(n_valid), "valid_fraction": valid_fraction,
               "balance": balance, "normalize": normalize,
@@ -144,21 +144,38 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
     return report
 
 
-def _train(fasttext, train_file: str, threads: int, seed: int, hyper: dict, tries: int = 3):
-    """fastText's trainer, retried with the next seed when it stops with "Encountered NaN.":
-    fasttext-numpy2 0.10.4 does that now and then on small, small-dim runs that succeed with
-    the same seed in a fresh process. The seed actually used goes into the report."""
+def _train(train_once, seed: int, tries: int = 3):
+    """``train_once(seed)``, retried with the next seed when fastText stops with "Encountered
+    NaN." (fasttext-numpy2 0.10.4 does that now and then on small runs). The seed actually used
+    goes into the report."""
     for k in range(tries):
         try:
-            model = fasttext.train_supervised(input=train_file, thread=threads, seed=seed + k,
-                                              verbose=0, **hyper)
-            return model, seed + k
+            return train_once(seed + k), seed + k
         except RuntimeError as e:
             if k + 1 == tries:
                 raise RuntimeError(f"fit-classifier: fastText training failed {tries} times ({e}); "
                                    "try the default dim/bucket or a lower --lr") from None
             log.warning("fit-classifier: fastText stopped (%s) with seed %d; retrying with %d",
                         e, seed + k, seed + k + 1)
+
+
+def _train_in_fresh_process(fasttext, train_file: str, threads: int, seed: int, hyper: dict, model_path: str):
+    """Training runs in a spawned process: in a process whose state other libraries changed (seen
+    inside the test suite) fastText stopped with NaN or trained a degenerate model, while the
+    same seed trained well in a fresh process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_train_and_save, train_file, threads, seed, hyper, model_path).result()
+    return fasttext.load_model(model_path)
+
+
+def _train_and_save(train_file: str, threads: int, seed: int, hyper: dict, model_path: str) -> None:
+    import fasttext
+
+    model = fasttext.train_supervised(input=train_file, thread=threads, seed=seed, verbose=0, **hyper)
+    model.save_model(model_path)
 
 
 def _oversample(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

@@ -72,17 +72,17 @@ def test_training_retries_a_nan_stop_with_the_next_seed():
         def __init__(self, failures):
             self.failures, self.seeds = failures, []
 
-        def train_supervised(self, seed, **kwargs):
+        def __call__(self, seed):
             self.seeds.append(seed)
             if len(self.seeds) <= self.failures:
                 raise RuntimeError("Encountered NaN.")
             return "model"
 
     ft = Flaky(failures=2)
-    assert fit_classifier._train(ft, "train.txt", 1, 7, {}) == ("model", 9)
+    assert fit_classifier._train(ft, 7) == ("model", 9)
     assert ft.seeds == [7, 8, 9]
     with pytest.raises(RuntimeError, match="failed 3 times"):
-        fit_classifier._train(Flaky(failures=3), "train.txt", 1, 0, {})
+        fit_classifier._train(Flaky(failures=3), 0)
 
 
 def test_scoring_works_without_get_labels(tiny_quality_model):
