@@ -19,32 +19,11 @@ import argparse
 import json
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import pyarrow.parquet as pq
-
-
-class PeakRSS(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak, self.stop, self.cpu = 0, threading.Event(), {}
-
-    def run(self):
-        me = psutil.Process()
-        while not self.stop.is_set():
-            total = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                    t = p.cpu_times()
-                    self.cpu[p.pid] = t.user + t.system
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(0.2)
+from peak_rss import PeakRSS  # benchmarks/ is on sys.path when run as a script
 
 
 def main(argv=None) -> int:
@@ -98,13 +77,11 @@ def main(argv=None) -> int:
             tasks=args.tasks, workers=args.workers, logging_dir=str(w / "logs/filter")),
     }
     seconds = {}
-    rss = PeakRSS()
-    rss.start()
-    for name, executor in stages.items():
-        t0 = time.perf_counter()
-        executor.run()
-        seconds[name] = round(time.perf_counter() - t0, 1)
-    rss.stop.set()
+    with PeakRSS() as rss:
+        for name, executor in stages.items():
+            t0 = time.perf_counter()
+            executor.run()
+            seconds[name] = round(time.perf_counter() - t0, 1)
     kept = set()
     for f in (w / "out").rglob("*.parquet"):
         kept.update(str(i) for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
