@@ -25,6 +25,18 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture
+def torch_one_thread():
+    """Fixed intra-op threads for torch tests: golden numbers must not depend on how many cores
+    are free, and tiny matmuls on a busy 2-core machine are faster without OpenMP barriers."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def client():
     """One in-process Dask cluster for the session (threads: fast to start)."""

@@ -21,14 +21,7 @@ def _losses(out_dir) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # fixed intra-op threads: the golden curve must not depend on how many cores are free, and
-    # tiny matmuls on a busy 2-core machine are faster without OpenMP barriers
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_golden_loss_curve(tmp_path):

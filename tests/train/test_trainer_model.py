@@ -5,12 +5,7 @@ from datamill.train.config import ModelConfig
 from datamill.train.model import Transformer, doc_mask
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def tiny(**kw) -> Transformer:
