@@ -84,12 +84,10 @@ def run_chain(table: pa.Table, i: int, chain: list[StageJob], samples: int, cloc
     return stats
 
 
-def source_chain_task(i: int, cfg: SourceConfig, chunk: Chunk, head: StageJob | None,
+def source_chain_task(i: int, cfg: SourceConfig, chunk: Chunk, head: StageJob,
                       chain: list[StageJob], samples: int) -> list[dict]:
     """Read chunk ``i`` of a source, write it as the source's partition ``i``, then run the chain."""
     clock = _Clock()
-    if head is None:  # source already complete: read its stored partition instead
-        raise ValueError("source_chain_task needs a source head")
     table, bad = read_chunk(cfg, chunk, samples)
     wall, cpu = clock.lap()
     rejected = pa.Table.from_pylist(bad.rows) if bad.rows else None
