@@ -25,6 +25,29 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS completions (
     completion_tokens INTEGER, created REAL)"""
 
 
+_LOCK_TIMEOUT_S = 120
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    """WAL journal and the table, retried while another connection holds the lock: switching a
+    fresh file to WAL needs an exclusive lock, and SQLite reports "database is locked" at once
+    (without waiting on its busy timeout) when several workers open a new cache together."""
+    deadline = time.monotonic() + _LOCK_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+
+
 def request_key(model: str, request: ChatRequest) -> str:
     blob = json.dumps({"model": model, "messages": request.messages, "max_tokens": request.max_tokens,
                        "temperature": request.temperature, "top_p": request.top_p,
@@ -45,10 +68,8 @@ class RequestCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)  # autocommit
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-            conn.execute(_SCHEMA)
+            conn = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT_S, isolation_level=None)  # autocommit
+            _set_up(conn)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
