@@ -91,9 +91,9 @@ def synthetic_doc_ids(B: int, T: int, mean_len: int, device) -> torch.Tensor:
     return starts.cumsum(1).to(torch.int32).to(device)
 
 
-def run_datamill(cfg, B, T, vocab, device, compile_, batches, warmup, steps, doc_attention=None):
+def run_datamill(cfg, B, T, vocab, device, compile_, batches, warmup, steps, doc_attention=None, keep_step=None):
     """``doc_attention`` set: packed documents with a block-diagonal mask built every step, as
-    the loop's ``to_device`` does."""
+    the loop's ``to_device`` does. ``keep_step``: a dict that receives the step function."""
     torch.manual_seed(0)
     mcfg = cfg.model.resolved(vocab, T)
     model = Transformer(mcfg).to(device)
@@ -115,13 +115,15 @@ def run_datamill(cfg, B, T, vocab, device, compile_, batches, warmup, steps, doc
         got = float(step(x, y))  # the first training step's loss, same weights
         check = {"first_loss": round(got, 5), "eager_sdpa_mask_loss": round(ref, 5)}
     res = timed(step, batches, warmup, steps, device)
+    if keep_step is not None:
+        keep_step["step"] = step
     res.update(check)
     res["params"] = model.num_params()
     res["fpt"] = flops_per_token(res["params"], mcfg.n_layer, mcfg.d_model, T)
     return res
 
 
-def run_nanogpt(B, T, vocab, layers, heads, d, device, compile_, batches, warmup, steps):
+def run_nanogpt(B, T, vocab, layers, heads, d, device, compile_, batches, warmup, steps, keep_step=None):
     ng = load_nanogpt()
     torch.manual_seed(0)
     model = ng.GPT(ng.GPTConfig(block_size=T, vocab_size=vocab, n_layer=layers, n_head=heads, n_embd=d,
@@ -140,6 +142,8 @@ def run_nanogpt(B, T, vocab, layers, heads, d, device, compile_, batches, warmup
         return loss.detach()
 
     res = timed(step, batches, warmup, steps, device)
+    if keep_step is not None:
+        keep_step["step"] = step
     res["params"] = model.get_num_params()
     res["fpt"] = flops_per_token(res["params"], layers, d, T)
     return res

@@ -19,16 +19,14 @@ from datamill.train.safetensors_io import read_safetensors, write_safetensors
 
 def to_hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
     cfg, sd = model.cfg, model.state_dict()
-    hd = cfg.head_dim
     out = {"model.embed_tokens.weight": sd["embed.weight"], "model.norm.weight": sd["norm.weight"]}
     if not cfg.tie_embeddings:
         out["lm_head.weight"] = sd["lm_head.weight"]
     for i in range(cfg.n_layer):
         p, h = f"layers.{i}.", f"model.layers.{i}."
-        q, k, v = sd[p + "attn.qkv.weight"].split([cfg.n_head * hd, cfg.n_kv_head * hd, cfg.n_kv_head * hd])
         gate, up = sd[p + "mlp.gate_up.weight"].split(cfg.ffn_hidden)
+        out.update({f"{h}self_attn.{x}_proj.weight": sd[f"{p}attn.{x}_proj.weight"] for x in "qkv"})
         out.update({
-            h + "self_attn.q_proj.weight": q, h + "self_attn.k_proj.weight": k, h + "self_attn.v_proj.weight": v,
             h + "self_attn.o_proj.weight": sd[p + "attn.proj.weight"],
             h + "mlp.gate_proj.weight": gate, h + "mlp.up_proj.weight": up,
             h + "mlp.down_proj.weight": sd[p + "mlp.down.weight"],
@@ -48,7 +46,7 @@ def from_hf_state_dict(hf: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[st
     out["lm_head.weight"] = out["embed.weight"] if cfg.tie_embeddings else get("lm_head.weight")
     for i in range(cfg.n_layer):
         p, h = f"layers.{i}.", f"model.layers.{i}."
-        out[p + "attn.qkv.weight"] = torch.cat([get(h + f"self_attn.{x}_proj.weight") for x in "qkv"])
+        out.update({f"{p}attn.{x}_proj.weight": get(f"{h}self_attn.{x}_proj.weight") for x in "qkv"})
         out[p + "attn.proj.weight"] = get(h + "self_attn.o_proj.weight")
         out[p + "mlp.gate_up.weight"] = torch.cat([get(h + "mlp.gate_proj.weight"), get(h + "mlp.up_proj.weight")])
         out[p + "mlp.down.weight"] = get(h + "mlp.down_proj.weight")

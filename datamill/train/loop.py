@@ -184,7 +184,7 @@ def train(cfg: TrainConfig, *, loader=None, val_loader=None, replay_loader=None,
 
     if hasattr(sampler, "attach"):  # e.g. the norm test's gradient hooks (datamill.schedulers)
         sampler.attach(model)
-    run_model = torch.compile(model) if cfg.compile else model
+    run_model = torch.compile(model, options=cfg.compile_options or None) if cfg.compile else model
     eval_model = run_model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP

@@ -189,3 +189,16 @@ def test_cooldown_on_separate_unseen_shards(tmp_path):
     train(cfg_b, **loaders(cfg_b), cooldown_loader=FakeLoader(sources=("cool",), seed=9), stop_at=17)
     train(cfg_b, **loaders(cfg_b), cooldown_loader=FakeLoader(sources=("cool",), seed=9))
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+
+
+def test_compile_options_reach_torch_compile(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_compile(model, **kwargs):  # compiling for real is minutes on CPU; the options are the point
+        seen.append(kwargs)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    cfg = tiny_config(tmp_path, steps=2, compile=True, compile_options={"triton.prefer_nd_tiling": True})
+    train(cfg, **loaders(cfg))
+    assert seen == [{"options": {"triton.prefer_nd_tiling": True}}]

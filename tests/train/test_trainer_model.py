@@ -70,7 +70,8 @@ def test_loss_mask_ignores_masked_targets():
 
 def test_gqa_and_tied_weights():
     m = tiny(n_head=4, n_kv_head=1)
-    assert m.layers[0].attn.qkv.weight.shape == ((4 + 2) * 8, 32)
+    attn = m.layers[0].attn
+    assert attn.q_proj.weight.shape == (4 * 8, 32) and attn.k_proj.weight.shape == attn.v_proj.weight.shape == (8, 32)
     assert m.lm_head.weight is m.embed.weight
     untied = tiny(tie_embeddings=False)
     assert untied.lm_head.weight is not untied.embed.weight
