@@ -42,18 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--preset", default="fineweb")
     ap.add_argument("--set", action="append", default=[], help="extra stages.near.KEY=VALUE overrides")
-    ap.add_argument("--dask-malloc-default", action="store_true",
-                    help="keep Dask's MALLOC_TRIM_THRESHOLD_=65536 in the workers (3x slower numpy here)")
     args = ap.parse_args(argv)
-    import dask
-
-    if not args.dask_malloc_default:
-        # Dask's nanny exports MALLOC_TRIM_THRESHOLD_=65536, which also pins glibc's mmap
-        # threshold at 128 KiB: every large numpy temporary is then a fresh mmap + page faults
-        # (measured: 3x the CPU time of the same MinHash task outside Dask). Allow the heap to
-        # serve (and keep) blocks up to 32 MiB instead.
-        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(1 << 27),
-                         "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(1 << 25)})
 
     from datamill.pipeline.io import read_stage
     from datamill.pipeline.runner import run_pipeline
@@ -75,7 +64,6 @@ def main(argv=None) -> int:
         wall = time.perf_counter() - start
     kept = read_stage(args.out, "near").column("id")
     report = {"corpus": str(args.corpus), "workers": args.workers, "preset": args.preset, "set": args.set,
-              "dask_malloc": "default" if args.dask_malloc_default else "tuned",
               "wall_s": round(wall, 1), "cpu_s": round(sum(rss.cpu.values()), 1),
               "stage_wall_s": {k: round(v, 1) for k, v in
                                json.loads((args.out / "run.json").read_text())["stage_seconds"].items()},

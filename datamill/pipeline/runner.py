@@ -16,6 +16,7 @@ from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig, load_config
 from datamill.pipeline.executor import Executor
 from datamill.pipeline.progress import Progress
+from datamill.pipeline.workers import ReleaseMemoryAfterTasks, set_worker_environment
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +43,10 @@ def dask_client(client=None, workers: int | None = None, scheduler: str | None =
             yield c
         return
     n = workers or os.cpu_count() or 1
-    import dask
-
-    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers, which made numpy-heavy stages
-    # ~3x slower here (MinHash: 2.8 vs 0.9 CPU s per 20k-row partition, benchmarks/results/minhash.md)
-    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(1 << 27),
-                     "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(1 << 25)})
+    set_worker_environment()
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+        c.register_plugin(ReleaseMemoryAfterTasks())
         log.info("embedded Dask cluster: %d workers, dashboard %s", n, c.dashboard_link)
         yield c
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 from datamill.pipeline.partitions import Partitions, PlanContext
@@ -45,48 +46,61 @@ class ExactDedup(GlobalStage):
         n = max(math.isqrt(len(parts)), 1)
         hashes = parts.map_indexed(self._hashes)
         duplicates = hashes.shuffle(_split_by_hash, n, self._pick_keepers)
-        back = duplicates.shuffle(_split_by_partition, len(parts), _concat_records)
+        back = duplicates.shuffle(_split_by_partition, len(parts), _concat_duplicates)
         return parts.map(self._apply, back)
 
-    def _hashes(self, i: int, table: pa.Table) -> dict:
-        ids = table.column("id").to_pylist()
-        return {"hash": np.array([self.digest(t) for t in table.column("text").to_pylist()], np.uint64),
-                "id": np.array(ids, dtype=object), "part": np.full(len(ids), i, np.int64),
-                "row": np.arange(len(ids), dtype=np.int64)}
+    def _hashes(self, i: int, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        return pa.table({"hash": pa.array([self.digest(t) for t in table.column("text").to_pylist()], pa.uint64()),
+                         "id": pc.cast(table.column("id"), pa.string()),
+                         "part": pa.array(np.full(n, i, np.int32)), "row": pa.array(np.arange(n, dtype=np.int32))})
 
     @staticmethod
-    def _pick_keepers(pieces: list[dict]) -> dict:
-        rec = _concat_records(pieces)
-        if not len(rec["hash"]):
-            return {k: v[:0] for k, v in rec.items()} | {"keeper": np.array([], dtype=object)}
-        order = np.lexsort((rec["id"].astype(str), rec["hash"]))
-        rec = {k: v[order] for k, v in rec.items()}
-        first = np.ones(len(order), bool)
-        first[1:] = rec["hash"][1:] != rec["hash"][:-1]
-        keeper = rec["id"][np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
-        dup = ~first
-        return {k: v[dup] for k, v in rec.items()} | {"keeper": keeper[dup]}
+    def _pick_keepers(pieces: list[pa.Table]) -> pa.Table:
+        """The duplicate rows of one hash bucket, each with its group's smallest id as ``keeper``."""
+        rec = _concat_records(pieces).sort_by([("hash", "ascending"), ("id", "ascending")])
+        hashes = rec.column("hash").to_numpy()
+        first = np.ones(len(hashes), bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(hashes)), 0))
+        keeper = rec.column("id").take(pa.array(group_start[~first]))
+        return rec.filter(pa.array(~first)).append_column("keeper", keeper)
 
-    def _apply(self, table: pa.Table, dups: dict) -> pa.Table:
+    def _apply(self, table: pa.Table, dups: pa.Table) -> pa.Table:
         of = [None] * table.num_rows
-        for row, keeper in zip(dups.get("row", []), dups.get("keeper", [])):
-            of[int(row)] = str(keeper)
+        for row, keeper in zip(dups.column("row").to_pylist(), dups.column("keeper").to_pylist()):
+            of[row] = keeper
         table = set_column(table, "exact_duplicate_of", pa.array(of, pa.string()))
         return with_reasons(table, pa.array(["exact_duplicate" if k else None for k in of], pa.string()))
 
 
-def _concat_records(pieces: list[dict]) -> dict:
-    pieces = [p for p in pieces if p and len(next(iter(p.values())))]
-    if not pieces:
-        return {"hash": np.array([], np.uint64), "id": np.array([], dtype=object),
-                "part": np.array([], np.int64), "row": np.array([], np.int64)}
-    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+# Hash records are compact Arrow tables (hash, id, part, row): ~30 bytes a row plus the id,
+# where numpy object arrays of ids cost ~70 (the records of a whole corpus pass through memory).
+_RECORDS = pa.schema([("hash", pa.uint64()), ("id", pa.string()), ("part", pa.int32()), ("row", pa.int32())])
 
 
-def _split_by_hash(rec: dict, n: int) -> list[dict]:
-    bucket = rec["hash"] % np.uint64(n)
-    return [{k: v[bucket == j] for k, v in rec.items()} for j in range(n)]
+_DUPLICATES = _RECORDS.append(pa.field("keeper", pa.string()))
 
 
-def _split_by_partition(rec: dict, n: int) -> list[dict]:
-    return [{k: v[rec["part"] == j] for k, v in rec.items()} for j in range(n)]
+def _concat_records(pieces: list[pa.Table], schema: pa.Schema = _RECORDS) -> pa.Table:
+    return pa.concat_tables(pieces) if pieces else schema.empty_table()
+
+
+def _concat_duplicates(pieces: list[pa.Table]) -> pa.Table:
+    return _concat_records(pieces, _DUPLICATES)
+
+
+def _split_by(rec: pa.Table, key: np.ndarray, n: int) -> list[pa.Table]:
+    """Piece ``j`` holds the rows whose ``key`` is ``j``, in their original order."""
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(n + 1))
+    rec = rec.take(pa.array(order))
+    return [rec.slice(bounds[j], bounds[j + 1] - bounds[j]) for j in range(n)]
+
+
+def _split_by_hash(rec: pa.Table, n: int) -> list[pa.Table]:
+    return _split_by(rec, rec.column("hash").to_numpy() % np.uint64(n), n)
+
+
+def _split_by_partition(rec: pa.Table, n: int) -> list[pa.Table]:
+    return _split_by(rec, rec.column("part").to_numpy(), n)
