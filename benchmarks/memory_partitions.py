@@ -95,7 +95,7 @@ def measure(corpus_mb: float, partition_mb: float, workers: int, memory_limit_mb
     from distributed import Client, LocalCluster
 
     from datamill.pipeline.runner import run_pipeline
-    from datamill.pipeline.workers import ReleaseMemoryAfterTasks, set_worker_environment
+    from datamill.pipeline.workers import ReleaseMemoryAfterTasks, worker_settings
 
     corpus = tmp / f"corpus-{corpus_mb:g}"
     docs = write_corpus(corpus, corpus_mb)
@@ -103,11 +103,11 @@ def measure(corpus_mb: float, partition_mb: float, workers: int, memory_limit_mb
               "stages": [{"use": s, **({"min_words": 5} if s == "length_filter" else {})} for s in stages],
               "output": str(tmp / f"run-{corpus_mb:g}-{len(stages)}"),
               "execution": {"partition_rows": 10**9, "partition_bytes": int(partition_mb * 2**20)}}
-    # (at 80% of the limit Dask pauses a worker: a run that needs more stalls instead of failing)
-    set_worker_environment()  # the embedded cluster's worker settings, plus a memory limit
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit=f"{memory_limit_mb}MiB", silence_logs=logging.WARNING) as cluster, \
-            Client(cluster) as client:
+    # The embedded cluster's worker settings, plus a memory limit (at 80% of it Dask pauses a
+    # worker: a run that needs more stalls instead of failing).
+    with worker_settings(), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, memory_limit=f"{memory_limit_mb}MiB",
+                                         silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         client.register_plugin(ReleaseMemoryAfterTasks())
         client.run(lambda: __import__("datamill.stages.registry").stages.registry.all_stages())
         worker_pids = set(client.run(lambda: __import__("os").getpid()).values())

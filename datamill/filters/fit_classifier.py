@@ -162,12 +162,19 @@ def _train(train_once, seed: int, tries: int = 3):
 def _train_in_fresh_process(fasttext, train_file: str, threads: int, seed: int, hyper: dict, model_path: str):
     """Training runs in a spawned process: in a process whose state other libraries changed (seen
     inside the test suite) fastText stopped with NaN or trained a degenerate model, while the
-    same seed trained well in a fresh process."""
+    same seed trained well in a fresh process with a plain environment."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(_train_and_save, train_file, threads, seed, hyper, model_path).result()
+    # glibc malloc tuning in the environment (MALLOC_MMAP_THRESHOLD_ left by a Dask nanny, or the
+    # user's own) made fastText stop with NaN every time: it reads memory it never initialised,
+    # which fresh mmap pages happen to zero. The child starts without it.
+    tuning = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MALLOC_")}
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(_train_and_save, train_file, threads, seed, hyper, model_path).result()
+    finally:
+        os.environ.update(tuning)
     return fasttext.load_model(model_path)
 
 

@@ -16,7 +16,7 @@ from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig, load_config
 from datamill.pipeline.executor import Executor
 from datamill.pipeline.progress import Progress
-from datamill.pipeline.workers import ReleaseMemoryAfterTasks, set_worker_environment
+from datamill.pipeline.workers import ReleaseMemoryAfterTasks, worker_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,8 @@ def dask_client(client=None, workers: int | None = None, scheduler: str | None =
             yield c
         return
     n = workers or os.cpu_count() or 1
-    set_worker_environment()
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+    with worker_settings(), LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                         silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
         c.register_plugin(ReleaseMemoryAfterTasks())
         log.info("embedded Dask cluster: %d workers, dashboard %s", n, c.dashboard_link)
         yield c

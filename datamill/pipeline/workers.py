@@ -7,8 +7,10 @@ could stall a run whose data fits. Measured in benchmarks/results/reliability.md
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import os
 
 from distributed import WorkerPlugin
 
@@ -23,11 +25,25 @@ def worker_environment() -> dict[str, str]:
     return {"MALLOC_TRIM_THRESHOLD_": str(1 << 27), "MALLOC_MMAP_THRESHOLD_": str(1 << 25)}
 
 
-def set_worker_environment() -> None:
-    """LocalClusters started after this call give their workers ``worker_environment()``."""
+@contextlib.contextmanager
+def worker_settings():
+    """LocalClusters started inside give their workers ``worker_environment()``. On exit this
+    process's environment is restored: Dask's nanny also copies those variables into the
+    process that starts the cluster, where every later subprocess would inherit them (fastText
+    training stopped with NaN under MALLOC_MMAP_THRESHOLD_=32 MiB)."""
     import dask
 
-    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in worker_environment().items()})
+    env = worker_environment()
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in env.items()}):
+            yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class ReleaseMemoryAfterTasks(WorkerPlugin):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:
@@ -105,3 +106,11 @@ def set_column(table: pa.Table, name: str, values) -> pa.Table:
     """Replace column ``name`` if present, else append it (stages re-run over annotated data)."""
     i = table.schema.get_field_index(name)
     return table.set_column(i, name, values) if i >= 0 else table.append_column(name, values)
+
+
+def split_rows(table: pa.Table, route: np.ndarray, n: int) -> list[pa.Table]:
+    """For a shuffle: piece ``j`` holds the rows whose ``route`` is ``j``, in their original order."""
+    order = np.argsort(route, kind="stable")
+    bounds = np.searchsorted(route[order], np.arange(n + 1))
+    table = table.take(pa.array(order))
+    return [table.slice(bounds[j], bounds[j + 1] - bounds[j]) for j in range(n)]

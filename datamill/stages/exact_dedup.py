@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from datamill.pipeline.partitions import Partitions, PlanContext
-from datamill.stages.base import GlobalStage, register, set_column, with_reasons
+from datamill.stages.base import GlobalStage, register, set_column, split_rows, with_reasons
 
 _WS = re.compile(r"\s+")
 
@@ -90,17 +90,9 @@ def _concat_duplicates(pieces: list[pa.Table]) -> pa.Table:
     return _concat_records(pieces, _DUPLICATES)
 
 
-def _split_by(rec: pa.Table, key: np.ndarray, n: int) -> list[pa.Table]:
-    """Piece ``j`` holds the rows whose ``key`` is ``j``, in their original order."""
-    order = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order], np.arange(n + 1))
-    rec = rec.take(pa.array(order))
-    return [rec.slice(bounds[j], bounds[j + 1] - bounds[j]) for j in range(n)]
-
-
 def _split_by_hash(rec: pa.Table, n: int) -> list[pa.Table]:
-    return _split_by(rec, rec.column("hash").to_numpy() % np.uint64(n), n)
+    return split_rows(rec, rec.column("hash").to_numpy() % np.uint64(n), n)
 
 
 def _split_by_partition(rec: pa.Table, n: int) -> list[pa.Table]:
-    return _split_by(rec, rec.column("part").to_numpy(), n)
+    return split_rows(rec, rec.column("part").to_numpy(), n)

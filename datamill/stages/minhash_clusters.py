@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.stages import minhash_lsh as lsh
+from datamill.stages.base import split_rows
 
 
 def np_column(col) -> np.ndarray:
@@ -16,23 +17,16 @@ def np_column(col) -> np.ndarray:
     return col.to_numpy(zero_copy_only=False)
 
 
-def _split_table(table: pa.Table, route: np.ndarray, n_out: int) -> list[pa.Table]:
-    order = np.argsort(route, kind="stable")
-    bounds = np.searchsorted(route[order], np.arange(n_out + 1))
-    table = table.take(pa.array(order))
-    return [table.slice(bounds[j], bounds[j + 1] - bounds[j]) for j in range(n_out)]
-
-
 def split_by_label(table: pa.Table, n_out: int) -> list[pa.Table]:
-    return _split_table(table, lsh.hash_route(np_column(table.column("label")), n_out), n_out)
+    return split_rows(table, lsh.hash_route(np_column(table.column("label")), n_out), n_out)
 
 
 def split_by_node_partition(table: pa.Table, n_out: int) -> list[pa.Table]:
-    return _split_table(table, (np_column(table.column("node")) >> np.uint64(32)).astype(np.int64), n_out)
+    return split_rows(table, (np_column(table.column("node")) >> np.uint64(32)).astype(np.int64), n_out)
 
 
 def split_by_v_partition(table: pa.Table, n_out: int) -> list[pa.Table]:
-    return _split_table(table, (np_column(table.column("v")) >> np.uint64(32)).astype(np.int64), n_out)
+    return split_rows(table, (np_column(table.column("v")) >> np.uint64(32)).astype(np.int64), n_out)
 
 
 def concat_tables(pieces: list[pa.Table]) -> pa.Table:

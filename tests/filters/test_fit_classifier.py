@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -97,3 +98,17 @@ def test_scoring_works_without_get_labels(tiny_quality_model):
     assert sorted(fasttext_model.labels_of(PredictOnly())) == ["__label__hq", "__label__not_hq"]
     expected = fasttext_model.label_proba(real, texts, "__label__hq")
     assert np.allclose(fasttext_model.label_proba(PredictOnly(), texts, "__label__hq"), expected)
+
+
+def test_glibc_malloc_tuning_in_the_environment_does_not_break_training(tmp_path, monkeypatch):
+    # A Dask nanny leaves MALLOC_MMAP_THRESHOLD_ in its parent's environment; with it inherited,
+    # this exact run stopped with NaN for all three seeds (fastText reads uninitialised memory).
+    from datamill.pipeline.pydocs import python_docs
+
+    docs = python_docs()[:400]
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", str(1 << 27))
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", str(1 << 25))
+    report = fit_classifier.fit([d["text"] for d in docs], [str(int(">>>" in d["text"])) for d in docs], {"1"},
+                                "hq", str(tmp_path / "q.bin"), hyper={"dim": 16, "bucket": 20000})
+    assert report["fasttext_seed"] == 0  # trained on the first try
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(1 << 25)  # the caller's env is restored

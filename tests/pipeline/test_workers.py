@@ -1,8 +1,9 @@
 import logging
+import os
 
 from distributed import Client, LocalCluster
 
-from datamill.pipeline.workers import ReleaseMemoryAfterTasks, set_worker_environment, worker_environment
+from datamill.pipeline.workers import ReleaseMemoryAfterTasks, worker_environment, worker_settings
 
 
 def _churn(mb: int) -> int:
@@ -21,9 +22,9 @@ def _worker_state(dask_worker) -> dict:
 
 
 def test_embedded_workers_get_the_environment_and_give_freed_memory_back():
-    set_worker_environment()
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    env_before = {k: os.environ.get(k) for k in worker_environment()}
+    with worker_settings(), LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.register_plugin(ReleaseMemoryAfterTasks())
         (before,) = client.run(_worker_state).values()
         assert before["env"] == worker_environment()
@@ -31,3 +32,5 @@ def test_embedded_workers_get_the_environment_and_give_freed_memory_back():
         (after,) = client.run(_worker_state).values()
     # without the plugin the worker kept ~100 MB here (glibc may keep 128 MB of freed heap)
     assert after["rss_mb"] - before["rss_mb"] < 50
+    # and the settings did not stay in this process's environment (Dask's nanny copies them here)
+    assert {k: os.environ.get(k) for k in worker_environment()} == env_before
