@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import pyarrow.parquet as pq
 from datamill.stages import minhash as mh
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test helpers that read ../shared/data
+from tests.stages.shard_corpora import window_pairs  # noqa: E402
 _PUNCT = re.compile(r"[^\w\s]+")
 _DIGITS = re.compile(r"\d+")
 
@@ -68,18 +71,6 @@ PATHS = {"datasketch_update": datasketch_update, "datasketch_update_batch": data
          "datamill_fast": datamill, "datamill_hash_datasketch": lambda t: datamill(t, hash="datasketch")}
 
 
-def window_pairs(n=800, length=300, seed=0):
-    path = ROOT.parent / "shared" / "data" / "squality" / "v1-3_txt_dev.jsonl"
-    words = " ".join(json.loads(line)["document"] for line in path.open()).split()
-    rng = np.random.default_rng(seed)
-    a, b = [], []
-    for _ in range(n):
-        s, k = int(rng.integers(0, len(words) - 2 * length)), int(rng.integers(0, length))
-        a.append(" ".join(words[s:s + length]))
-        b.append(" ".join(words[s + k:s + k + length]))
-    return a, b
-
-
 def mae(fn, a, b, shingle_fn) -> float:
     exact = []
     for x, y in zip(a, b):
@@ -108,7 +99,7 @@ def main(argv=None) -> int:
             fn(batch)
             rates[name].append(len(batch) / (time.process_time() - t0))
     med = {k: float(np.median(v)) for k, v in rates.items()}
-    a, b = window_pairs()
+    a, b = window_pairs(ROOT.parent / "shared" / "data")
     errors = {"datamill_fast": mae(datamill, a, b, lambda t: mh.shingles([t])[0]),
               "datamill_hash_datasketch": mae(lambda t: datamill(t, hash="datasketch"), a, b,
                                               lambda t: mh.shingles([t])[0]),

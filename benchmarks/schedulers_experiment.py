@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ARMS = ("uniform", "dynamic", "curr_ppl", "curr_compress", "anti_ppl", "docstart")
 SOURCES = ("docs", "stories", "web")
+sys.path.insert(0, str(ROOT))  # the test helpers that read ../shared/data
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> int:
@@ -59,18 +60,10 @@ def prepare_sources(work: Path) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     from datamill.pipeline.io.html import html_to_text
     from datamill.pipeline.pydocs import python_docs
+    from tests.stages.shard_corpora import stories
 
     sizes = {"docs": _write_jsonl(out / "docs.jsonl.gz", [dict(d) for d in python_docs()])}
-    stories, seen = [], set()
-    for split in ("train", "dev", "test"):
-        for line in (SHARED / "squality" / f"v1-3_txt_{split}.jsonl").read_text().splitlines():
-            d = json.loads(line)
-            pid = d["metadata"]["passage_id"]
-            if pid not in seen:
-                seen.add(pid)
-                stories.append({"id": f"gutenberg-{pid}", "url": f"https://www.gutenberg.org/ebooks/{pid}",
-                                "text": d["document"]})
-    sizes["stories"] = _write_jsonl(out / "stories.jsonl.gz", stories)
+    sizes["stories"] = _write_jsonl(out / "stories.jsonl.gz", stories(SHARED).drop_columns(["source"]).to_pylist())
     src = SHARED / "web-trafilatura"
     html_dir = work / "html"
     with tarfile.open(src / "trafilatura_tests_eval_cache_html.tar.xz") as tar:

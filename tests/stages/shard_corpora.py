@@ -1,10 +1,12 @@
-"""Real multi-source corpora and helpers shared by the shard, mix, MeCo and loader tests."""
+"""Real corpora from ../shared/data and helpers shared by the shard, mix, MeCo, loader and MinHash
+tests, and by the benchmarks that need the same text."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 
@@ -45,3 +47,16 @@ def clough(shared_data: Path) -> pa.Table:
 
 def web(web_text: pa.Table) -> pa.Table:
     return web_text.append_column("source", pa.array(["web"] * web_text.num_rows, pa.string()))
+
+
+def window_pairs(shared_data: Path, n: int = 800, length: int = 300, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Pairs of overlapping word windows of real prose (SQuALITY dev): Jaccard spread over [0, 1]."""
+    with open(shared_data / "squality" / "v1-3_txt_dev.jsonl") as f:
+        words = " ".join(json.loads(line)["document"] for line in f).split()
+    rng = np.random.default_rng(seed)
+    a, b = [], []
+    for _ in range(n):
+        s, k = int(rng.integers(0, len(words) - 2 * length)), int(rng.integers(0, length))
+        a.append(" ".join(words[s:s + length]))
+        b.append(" ".join(words[s + k:s + k + length]))
+    return a, b

@@ -1,10 +1,10 @@
-import json
 from itertools import combinations
 
 import numpy as np
 import pytest
 
 from datamill.stages import minhash as mh
+from tests.stages.shard_corpora import window_pairs
 
 TEXTS = [
     "Hello, World! The quick brown fox jumps over the lazy dog 123 times.",
@@ -19,19 +19,6 @@ TEXTS = [
 
 def _clough(shared_data):
     return [p.read_text(encoding="latin-1") for p in sorted((shared_data / "neardup-clough").glob("*.txt"))]
-
-
-def _window_pairs(shared_data, n=800, length=300, seed=0):
-    """Pairs of overlapping word windows of real prose: Jaccard spread over [0, 1]."""
-    with open(shared_data / "squality" / "v1-3_txt_dev.jsonl") as f:
-        words = " ".join(json.loads(line)["document"] for line in f).split()
-    rng = np.random.default_rng(seed)
-    a, b = [], []
-    for _ in range(n):
-        s, k = int(rng.integers(0, len(words) - 2 * length)), int(rng.integers(0, length))
-        a.append(" ".join(words[s:s + length]))
-        b.append(" ".join(words[s + k:s + k + length]))
-    return a, b
 
 
 def _jaccard(x, y):
@@ -72,7 +59,7 @@ def test_datasketch_mode_reproduces_datasketch_bit_for_bit(shared_data, shingle,
 
 
 def test_estimates_match_exact_jaccard_on_real_text(shared_data):
-    a, b = _window_pairs(shared_data)
+    a, b = window_pairs(shared_data)
     clough = _clough(shared_data)
     csh = mh.shingles(clough)
     pairs = [(i, j) for i, j in combinations(range(len(clough)), 2) if _jaccard(csh[i], csh[j]) >= 0.1]
