@@ -47,10 +47,10 @@ def worker_settings():
 
 
 class ReleaseMemoryAfterTasks(WorkerPlugin):
-    """After each task, give the memory that pyarrow's pool
-    (mimalloc) and glibc (``malloc_trim``) kept back to the OS, instead of letting it count
-    against the worker's limit. Without it a worker's memory crept up with every partition
-    (266 -> 302 MB over 50 partitions of 8 MB). ``malloc_trim`` is skipped outside glibc."""
+    """After each task, give the memory that pyarrow's pool (mimalloc) and glibc (``malloc_trim``)
+    kept back to the OS, instead of letting it count against the worker's limit. Without it a
+    worker's memory crept up with every partition (266 -> 302 MB over 50 partitions of 8 MB).
+    ``malloc_trim`` is skipped outside glibc."""
 
     name = "datamill-release-memory"
 

@@ -77,8 +77,6 @@ class ExactDedup(GlobalStage):
 # Hash records are compact Arrow tables (hash, id, part, row): ~30 bytes a row plus the id,
 # where numpy object arrays of ids cost ~70 (the records of a whole corpus pass through memory).
 _RECORDS = pa.schema([("hash", pa.uint64()), ("id", pa.string()), ("part", pa.int32()), ("row", pa.int32())])
-
-
 _DUPLICATES = _RECORDS.append(pa.field("keeper", pa.string()))
 
 

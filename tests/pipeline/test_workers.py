@@ -13,8 +13,6 @@ def _churn(mb: int) -> int:
 
 
 def _worker_state(dask_worker) -> dict:
-    import os
-
     import psutil
 
     return {"rss_mb": psutil.Process().memory_info().rss / 2**20,
