@@ -98,7 +98,6 @@ def _short(v) -> str:
     return s if len(s) <= 80 else s[:77] + "..."
 
 
-
 def show_cluster(run_dir: str, stage: str, cluster_id: str, chars: int = 400) -> None:
     from datamill.stages.minhash_clusters import cluster_members
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from datamill.pipeline.partitions import Partitions, PlanContext
-from datamill.stages.base import GlobalStage, register, set_column, split_rows, with_reasons
+from datamill.stages.base import GlobalStage, group_starts, register, set_column, split_rows, with_reasons
 
 _WS = re.compile(r"\s+")
 
@@ -41,8 +41,8 @@ class ExactDedup(GlobalStage):
 
     def plan(self, ctx: PlanContext, *inputs: Partitions) -> Partitions:
         (parts,) = inputs
-        # hash records are ~40 bytes a row: a few buckets hold them, and the all-to-all exchange
-        # costs n_in x n_out small tasks, so buckets grow as sqrt(partitions), not as partitions
+        # hash records are ~30 bytes a row plus the id: a few buckets hold them, and the all-to-all
+        # exchange costs n_in x n_out small tasks, so buckets grow as sqrt(partitions), not as partitions
         n = max(math.isqrt(len(parts)), 1)
         hashes = parts.map_indexed(self._hashes)
         duplicates = hashes.shuffle(_split_by_hash, n, self._pick_keepers)
@@ -59,10 +59,7 @@ class ExactDedup(GlobalStage):
     def _pick_keepers(pieces: list[pa.Table]) -> pa.Table:
         """The duplicate rows of one hash bucket, each with its group's smallest id as ``keeper``."""
         rec = _concat_records(pieces).sort_by([("hash", "ascending"), ("id", "ascending")])
-        hashes = rec.column("hash").to_numpy()
-        first = np.ones(len(hashes), bool)
-        first[1:] = hashes[1:] != hashes[:-1]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(hashes)), 0))
+        first, group_start = group_starts(rec.column("hash").to_numpy())
         keeper = rec.column("id").take(pa.array(group_start[~first]))
         return rec.filter(pa.array(~first)).append_column("keeper", keeper)
 

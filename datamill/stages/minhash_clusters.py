@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.stages import minhash_lsh as lsh
-from datamill.stages.base import split_rows
+from datamill.stages.base import group_starts, split_rows
 
 
 def np_column(col) -> np.ndarray:
@@ -37,14 +37,11 @@ def choose_keepers(pieces: list[pa.Table]) -> pa.Table:
     """Per component: the member with the lowest (priority, id) is kept; all get its id."""
     members = pa.concat_tables(pieces).sort_by([("label", "ascending"), ("priority", "ascending"),
                                                 ("id", "ascending")])
-    label = np_column(members.column("label"))
-    first = np.concatenate([[True], label[1:] != label[:-1]]) if len(label) else np.zeros(0, bool)
-    group = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
-    sizes = np.diff(np.append(starts, len(label)))
-    keeper = members.column("id").take(pa.array(starts[group]))
+    first, start = group_starts(np_column(members.column("label")))
+    keeper = members.column("id").take(pa.array(start))
+    size = np.bincount(start, minlength=len(start))[start]
     return pa.table({"node": members.column("node"), "keeper": keeper.cast(pa.string()),
-                     "is_duplicate": pa.array(~first), "size": pa.array(sizes[group])})
+                     "is_duplicate": pa.array(~first), "size": pa.array(size)})
 
 
 def cluster_sizes(keepers: pa.Table) -> dict[int, int]:
