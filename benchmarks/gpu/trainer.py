@@ -98,7 +98,7 @@ def run_datamill(cfg, B, T, vocab, device, compile_, batches, warmup, steps, doc
     mcfg = cfg.model.resolved(vocab, T)
     model = Transformer(mcfg).to(device)
     opt = configure_optimizer(model, cfg.optim, device)
-    run = torch.compile(model) if compile_ else model
+    run = torch.compile(model, options=cfg.compile_options or None) if compile_ else model
     amp = autocast(device, "bf16")
     doc_ids = synthetic_doc_ids(B, T, 256, device) if doc_attention else None
 

@@ -2,8 +2,8 @@
 and timed variants of the datamill model, all in one process on one GPU.
 
 Variants are patches applied to the model for one run (then undone); they located the gap (the
-runs of 2026-11-26 in results/trainer.md also tried RoPE before the head transpose and the fused
-qkv projection the model had then):
+runs of 2026-11-26 in results/trainer.md also tried the fused qkv and gate/up projections and the
+RoPE after the head transpose that the model had then):
   base          the trainer as shipped
   bf16_ce       cross-entropy on the autocast (bf16) logits, as nanoGPT, instead of ``logits.float()``
   rope_roll     rotate-half as ``x.roll`` with the sign folded into sin

@@ -91,9 +91,8 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     precision: str = "bf16"  # bf16 autocast on GPU | fp32; CPU always runs fp32
     compile: bool = False
-    # passed to torch.compile(options=...), e.g. {"triton.prefer_nd_tiling": true}, which made the
-    # 124M step 5% faster on an H200 (with the fused qkv projection the model had then) for a 5x
-    # longer compile (benchmarks/results/trainer.md)
+    # passed to torch.compile(options=...), e.g. {"triton.prefer_nd_tiling": true}; at 124M on an
+    # H200 that one is now within noise of the default for a 6x longer compile (results/trainer.md)
     compile_options: dict[str, Any] = field(default_factory=dict)
     steps: int = 1000
     log_interval: int = 10

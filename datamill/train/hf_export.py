@@ -1,7 +1,7 @@
 """Hugging Face Llama format, out and in: ``config.json``, ``model.safetensors`` and tokenizer files,
 so ``transformers`` and vLLM load our checkpoints, and HF Llama checkpoints (a directory, or a
-GGUF through transformers) continue pretraining here. The fused q/k/v and gate/up projections
-split into HF's separate tensors; RoPE already uses HF's layout, so no permutation is needed."""
+GGUF through transformers) continue pretraining here. The tensors are HF's under other names;
+RoPE already uses HF's layout, so no permutation is needed."""
 
 from __future__ import annotations
 
@@ -24,12 +24,10 @@ def to_hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
         out["lm_head.weight"] = sd["lm_head.weight"]
     for i in range(cfg.n_layer):
         p, h = f"layers.{i}.", f"model.layers.{i}."
-        gate, up = sd[p + "mlp.gate_up.weight"].split(cfg.ffn_hidden)
         out.update({f"{h}self_attn.{x}_proj.weight": sd[f"{p}attn.{x}_proj.weight"] for x in "qkv"})
+        out.update({f"{h}mlp.{x}_proj.weight": sd[f"{p}mlp.{x}_proj.weight"] for x in ("gate", "up", "down")})
         out.update({
             h + "self_attn.o_proj.weight": sd[p + "attn.proj.weight"],
-            h + "mlp.gate_proj.weight": gate, h + "mlp.up_proj.weight": up,
-            h + "mlp.down_proj.weight": sd[p + "mlp.down.weight"],
             h + "input_layernorm.weight": sd[p + "attn_norm.weight"],
             h + "post_attention_layernorm.weight": sd[p + "mlp_norm.weight"],
         })
@@ -48,8 +46,7 @@ def from_hf_state_dict(hf: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[st
         p, h = f"layers.{i}.", f"model.layers.{i}."
         out.update({f"{p}attn.{x}_proj.weight": get(f"{h}self_attn.{x}_proj.weight") for x in "qkv"})
         out[p + "attn.proj.weight"] = get(h + "self_attn.o_proj.weight")
-        out[p + "mlp.gate_up.weight"] = torch.cat([get(h + "mlp.gate_proj.weight"), get(h + "mlp.up_proj.weight")])
-        out[p + "mlp.down.weight"] = get(h + "mlp.down_proj.weight")
+        out.update({f"{p}mlp.{x}_proj.weight": get(f"{h}mlp.{x}_proj.weight") for x in ("gate", "up", "down")})
         out[p + "attn_norm.weight"] = get(h + "input_layernorm.weight")
         out[p + "mlp_norm.weight"] = get(h + "post_attention_layernorm.weight")
     return out

@@ -1,7 +1,7 @@
 """A Llama-style decoder: RMSNorm, rotary position embeddings, SwiGLU, optional grouped-query attention.
 
 Numerically the same function as Hugging Face's ``LlamaForCausalLM`` (RoPE in the "rotate half"
-layout), so export is a renaming plus a split of the fused gate/up projection. Attention is PyTorch SDPA:
+layout), so export is a renaming. Attention is PyTorch SDPA:
 the flash kernel when no document boundaries are given; with boundaries, a block-diagonal causal
 mask (dense for SDPA, or a FlexAttention block mask) keeps tokens from attending across documents.
 """
@@ -26,7 +26,7 @@ def rope_tables(cfg: ModelConfig, seq_len: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    # x: (B, H, T, hd), bf16 under autocast; cos/sin: (T, hd) float32, cast as HF does
+    # x: (..., hd), bf16 under autocast; cos/sin broadcast against it, float32, cast as HF does
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
@@ -46,20 +46,28 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head, self.n_kv_head, self.head_dim = cfg.n_head, cfg.n_kv_head, cfg.head_dim
-        # Three projections, not one fused qkv matmul: with RoPE, inductor's backward kernel that
-        # joins the rotated q/k gradients back into a fused qkv gradient cost 0.5 ms a layer at
-        # 124M on an H200; separate projections made the step 3% faster (benchmarks/results/trainer.md).
+        # Three projections, not one fused qkv matmul, and RoPE applied before the head transpose:
+        # inductor's backward kernel that joined the rotated q/k gradients back into a fused qkv
+        # gradient, across the transpose, cost 0.5 ms a layer at 124M on an H200
+        # (benchmarks/results/trainer.md).
         self.q_proj = nn.Linear(cfg.d_model, cfg.n_head * cfg.head_dim, bias=False)
         self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_head * cfg.head_dim, bias=False)
         self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_head * cfg.head_dim, bias=False)
         self.proj = nn.Linear(cfg.n_head * cfg.head_dim, cfg.d_model, bias=False)
 
+    def heads(self, x, cos, sin):
+        """q (B, H, T, hd), k and v (B, Hkv, T, hd), with RoPE applied to q and k."""
+        B, T, _ = x.shape
+        hd = self.head_dim
+        cos, sin = cos[:, None], sin[:, None]  # (T, 1, hd): broadcast over heads
+        q = apply_rope(self.q_proj(x).view(B, T, self.n_head, hd), cos, sin).transpose(1, 2)
+        k = apply_rope(self.k_proj(x).view(B, T, self.n_kv_head, hd), cos, sin).transpose(1, 2)
+        return q, k, self.v_proj(x).view(B, T, self.n_kv_head, hd).transpose(1, 2)
+
     def forward(self, x, cos, sin, attn_mask=None):
         B, T, _ = x.shape
         hd = self.head_dim
-        q = apply_rope(self.q_proj(x).view(B, T, self.n_head, hd).transpose(1, 2), cos, sin)  # (B, H, T, hd)
-        k = apply_rope(self.k_proj(x).view(B, T, self.n_kv_head, hd).transpose(1, 2), cos, sin)  # (B, Hkv, T, hd)
-        v = self.v_proj(x).view(B, T, self.n_kv_head, hd).transpose(1, 2)
+        q, k, v = self.heads(x, cos, sin)
         if attn_mask is not None and not isinstance(attn_mask, torch.Tensor):  # a FlexAttention BlockMask
             from torch.nn.attention.flex_attention import flex_attention
 
@@ -79,13 +87,14 @@ class Attention(nn.Module):
 class SwiGLU(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.ffn_hidden = cfg.ffn_hidden
-        self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.ffn_hidden, bias=False)  # [gate; up]
-        self.down = nn.Linear(cfg.ffn_hidden, cfg.d_model, bias=False)
+        # Separate gate and up matmuls: the backward of one fused [gate; up] matmul's split was a
+        # 0.3 ms-a-layer copy kernel at 124M on an H200 (benchmarks/results/trainer.md).
+        self.gate_proj = nn.Linear(cfg.d_model, cfg.ffn_hidden, bias=False)
+        self.up_proj = nn.Linear(cfg.d_model, cfg.ffn_hidden, bias=False)
+        self.down_proj = nn.Linear(cfg.ffn_hidden, cfg.d_model, bias=False)
 
     def forward(self, x):
-        gate, up = self.gate_up(x).split(self.ffn_hidden, dim=-1)
-        return self.down(F.silu(gate) * up)
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class Block(nn.Module):
@@ -124,7 +133,7 @@ class Transformer(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("norm.weight"):
                 nn.init.ones_(p)
-            elif name.endswith(("attn.proj.weight", "mlp.down.weight")):
+            elif name.endswith(("attn.proj.weight", "mlp.down_proj.weight")):
                 nn.init.normal_(p, mean=0.0, std=std / math.sqrt(2 * self.cfg.n_layer))
             else:
                 nn.init.normal_(p, mean=0.0, std=std)
