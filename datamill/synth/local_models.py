@@ -116,7 +116,7 @@ class VLLMBackend:
                       gpu_memory_utilization=cfg.gpu_memory_utilization)
         if cfg.tokenizer:
             kwargs["tokenizer"] = cfg.tokenizer
-        self.llm = LLM(**kwargs)
+        self.llm = LLM(**kwargs, **cfg.engine_args)
         self.lock = threading.Lock()
 
     def sampling_params(self, r: ChatRequest):

@@ -156,14 +156,14 @@ def test_triple_token_budget_and_batching(fake_openai, monkeypatch):
     one = DOCS.slice(0, 1)  # 4 entities: 6 pairs, 4 triples
     stage = make_stage(fake_openai, "", max_triples=4)
     spy = Spy(backends.OpenAIBackend(stage.backend))
-    monkeypatch.setitem(backends._BACKENDS, stage.backend, spy)
+    monkeypatch.setitem(backends._BACKENDS, stage.backend.key(), spy)
     table, stats = run_partition(one, stage, "")
     assert stats["triples"] == 4 and spy.calls == [1, 6 + 4]  # no budget: pairs and triples in one batch
 
     # Each fake triple text is 14-15 tokens: a 20-token budget stops after the second round of one.
     budget = make_stage(fake_openai, "", max_triples=4, triple_token_budget=20, triples_per_round=1)
     spy = Spy(backends.OpenAIBackend(budget.backend))
-    monkeypatch.setitem(backends._BACKENDS, budget.backend, spy)
+    monkeypatch.setitem(backends._BACKENDS, budget.backend.key(), spy)
     table, stats = run_partition(one, budget, "")
     assert stats["triples"] == 2 and spy.calls == [1, 6 + 1, 1]
     assert table.column("kind").to_pylist().count("pair") == 6
