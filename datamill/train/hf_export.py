@@ -17,38 +17,34 @@ from datamill.train.model import Transformer
 from datamill.train.safetensors_io import read_safetensors, write_safetensors
 
 
-def to_hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
-    cfg, sd = model.cfg, model.state_dict()
-    out = {"model.embed_tokens.weight": sd["embed.weight"], "model.norm.weight": sd["norm.weight"]}
+def hf_names(cfg: ModelConfig) -> dict[str, str]:
+    """Our parameter name -> Hugging Face Llama's, for every tensor of the checkpoint (no
+    ``lm_head`` with tied embeddings: HF ties it to ``embed_tokens`` too)."""
+    names = {"embed.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight"}
     if not cfg.tie_embeddings:
-        out["lm_head.weight"] = sd["lm_head.weight"]
+        names["lm_head.weight"] = "lm_head.weight"
     for i in range(cfg.n_layer):
         p, h = f"layers.{i}.", f"model.layers.{i}."
-        out.update({f"{h}self_attn.{x}_proj.weight": sd[f"{p}attn.{x}_proj.weight"] for x in "qkv"})
-        out.update({f"{h}mlp.{x}_proj.weight": sd[f"{p}mlp.{x}_proj.weight"] for x in ("gate", "up", "down")})
-        out.update({
-            h + "self_attn.o_proj.weight": sd[p + "attn.proj.weight"],
-            h + "input_layernorm.weight": sd[p + "attn_norm.weight"],
-            h + "post_attention_layernorm.weight": sd[p + "mlp_norm.weight"],
-        })
-    return {k: v.detach().contiguous() for k, v in out.items()}
+        names.update({f"{p}attn.{x}_proj.weight": f"{h}self_attn.{x}_proj.weight" for x in "qkv"})
+        names.update({f"{p}mlp.{x}_proj.weight": f"{h}mlp.{x}_proj.weight" for x in ("gate", "up", "down")})
+        names.update({p + "attn.proj.weight": h + "self_attn.o_proj.weight",
+                      p + "attn_norm.weight": h + "input_layernorm.weight",
+                      p + "mlp_norm.weight": h + "post_attention_layernorm.weight"})
+    return names
+
+
+def to_hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
+    sd = model.state_dict()
+    return {hf: sd[ours].detach().contiguous() for ours, hf in hf_names(model.cfg).items()}
 
 
 def from_hf_state_dict(hf: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
-    def get(name):
-        if name not in hf:
-            raise KeyError(f"HF checkpoint: missing tensor {name!r}")
-        return hf[name].float()
-
-    out = {"embed.weight": get("model.embed_tokens.weight"), "norm.weight": get("model.norm.weight")}
-    out["lm_head.weight"] = out["embed.weight"] if cfg.tie_embeddings else get("lm_head.weight")
-    for i in range(cfg.n_layer):
-        p, h = f"layers.{i}.", f"model.layers.{i}."
-        out.update({f"{p}attn.{x}_proj.weight": get(f"{h}self_attn.{x}_proj.weight") for x in "qkv"})
-        out[p + "attn.proj.weight"] = get(h + "self_attn.o_proj.weight")
-        out.update({f"{p}mlp.{x}_proj.weight": get(f"{h}mlp.{x}_proj.weight") for x in ("gate", "up", "down")})
-        out[p + "attn_norm.weight"] = get(h + "input_layernorm.weight")
-        out[p + "mlp_norm.weight"] = get(h + "post_attention_layernorm.weight")
+    names = hf_names(cfg)
+    if missing := [name for name in names.values() if name not in hf]:
+        raise KeyError(f"HF checkpoint: missing tensor {missing[0]!r}")
+    out = {ours: hf[name].float() for ours, name in names.items()}
+    if cfg.tie_embeddings:
+        out["lm_head.weight"] = out["embed.weight"]
     return out
 
 
