@@ -60,7 +60,7 @@ def reference_semdedup(x: np.ndarray, eps: float, seed: int = 1234) -> np.ndarra
 def bench_semdedup(rows: int) -> dict:
     from distributed import Client, LocalCluster
 
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
     from datamill.stages.embed import to_arrow
     from datamill.stages.semdedup import SemDeDup
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from datamill.train import shards as fmt  # noqa: E402
+from datamill import shards as fmt  # noqa: E402
 from datamill.train.data import ShardLoader  # noqa: E402
 
 

@@ -41,7 +41,7 @@ def load(data: Path):
 
 
 def clusters(stage: MinHashDedup, ids, texts, client) -> dict[str, str]:
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
 
     parts = [pa.table({"id": ids[i::2], "text": texts[i::2]}) for i in range(2)]
     ctx = PlanContext(stage_name="near", stage_dir="", client=client)

@@ -93,7 +93,7 @@ def build_shards(work: Path, vocab: int, seq_len: int, parts_per_source: int = 2
     import pyarrow as pa
     from distributed import Client, LocalCluster
 
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
     from datamill.stages.token_shards import TokenShards
 
     tables = []

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         _quiet_dask(logging.DEBUG if args.verbose else logging.WARNING)
     from datamill.pipeline.sources import DataError
-    from datamill.pipeline.validate import ConfigError
+    from datamill.typed_config import ConfigError
 
     try:
         return COMMANDS[args.command](args)

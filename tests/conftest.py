@@ -4,7 +4,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from datamill.pipeline.partitions import Partitions, PlanContext
+from datamill.partitions import Partitions, PlanContext
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from datamill.pipeline.sources import SourceConfig
-from datamill.pipeline.validate import ConfigError, build as _build
+from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override
 from datamill.stages.base import Stage
 from datamill.stages.registry import all_stages
 
@@ -163,20 +163,8 @@ def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
 
 
 def _apply_override(raw: dict, item: str) -> None:
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. stages.near.threshold=0.85")
-    key, value = item.split("=", 1)
-    parts = key.split(".")
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        parsed = value
-    node = raw
-    for p in parts[:-1]:
-        if p not in node or not isinstance(node[p], dict):
-            if parts[0] == "stages" and p not in node:
-                raise ConfigError(f"--set {key}: no stage {p!r} (stages: {sorted(raw.get('stages', {}))})")
-            node = node.setdefault(p, {})
-        else:
-            node = node[p]
-    node[parts[-1]] = parsed
+    parts, _ = parse_override(item)
+    if parts[0] == "stages" and len(parts) > 2 and parts[1] not in raw.get("stages", {}):
+        raise ConfigError(f"--set {item.partition('=')[0]}: no stage {parts[1]!r} "
+                          f"(stages: {sorted(raw.get('stages', {}))})")
+    apply_override(raw, item)

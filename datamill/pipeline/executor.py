@@ -17,7 +17,7 @@ import uuid
 from datamill import __version__
 from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig
-from datamill.pipeline.partitions import Lazy, Partitions, PlanContext, Value
+from datamill.partitions import Lazy, Partitions, PlanContext, Value
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.sources import fingerprint, list_files, plan_source
 from datamill.pipeline.stats import merge

@@ -7,61 +7,20 @@ last: a partition is trusted only when its stats file exists and carries the sta
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import uuid
-from typing import Any, Callable
+from typing import Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from datamill.fileio import atomic_write_json, atomic_write_table, filesystem as _fs, read_json
 
 
 def cache_key(*parts: Any) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def _fs(path: str):
-    return fsspec.core.url_to_fs(path)[0]
-
-
-def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Write to a temp file, then rename. A failed write (disk full, read-only) removes its
-    temp file and raises an OSError that names ``path``."""
-    fs = _fs(path)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        with fs.open(tmp, "wb") as f:
-            write(f)
-        fs.mv(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            fs.rm(tmp)
-        raise OSError(e.errno, e.strerror, path) if e.errno else OSError(f"writing {path}: {e}") from e
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write_json(path: str, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
-
-
-def atomic_write_table(path: str, table: pa.Table) -> None:
-    _atomic_write(path, lambda f: pq.write_table(table, f, compression="zstd"))
-
-
-def read_json(path: str) -> Any | None:
-    fs = _fs(path)
-    try:
-        with fs.open(path, "rb") as f:
-            return json.loads(f.read())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def part_path(stage_dir: str, i: int, suffix: str = "parquet") -> str:

@@ -19,7 +19,7 @@ from typing import Literal
 import fsspec
 import pyarrow as pa
 
-from datamill.pipeline.validate import ConfigError, build
+from datamill.typed_config import ConfigError, build
 
 FORMATS = ("jsonl", "parquet", "text", "warc", "hf", "python_docs")
 DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.string()),

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datamill.train.shards import ShardSet
+from datamill.shards import ShardSet
 
 
 def _documents(shard_dirs: list[str]):

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
 
 REMOVAL_REASON = "_removal_reason"
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from datamill.pipeline.partitions import Partitions, PlanContext
+from datamill.partitions import Partitions, PlanContext
 from datamill.stages.base import GlobalStage, group_starts, register, set_column, split_rows, with_reasons
 
 _WS = re.compile(r"\s+")

@@ -87,7 +87,7 @@ def cluster_members(run_dir: str, stage: str, cluster_id: str) -> pa.Table:
 def write_table(path: str, table: pa.Table) -> None:
     import fsspec
 
-    from datamill.pipeline.rundir import atomic_write_table
+    from datamill.fileio import atomic_write_table
 
     fs, root = fsspec.core.url_to_fs(path)
     fs.makedirs(root.rsplit("/", 1)[0], exist_ok=True)

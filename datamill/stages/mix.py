@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from datamill.pipeline.partitions import Partitions
+from datamill.partitions import Partitions
 from datamill.stages.base import GlobalStage, register, set_column
 
 NBINS = 1 << 16

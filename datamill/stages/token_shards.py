@@ -24,7 +24,7 @@ from datamill.stages import tokenizer as toklib
 from datamill.stages.base import GlobalStage, register
 from datamill.stages.metadata_prefix import PREFIX_COLUMN
 from datamill.stages.tokenizer import TokenizerSpec
-from datamill.train import shards as fmt
+from datamill import shards as fmt
 
 NORMALIZATION = ("none: byte-level BPE without normalizer or added prefix space; decoding a document's "
                  "tokens gives back its text exactly")

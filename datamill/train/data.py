@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from datamill.train.shards import ShardError, ShardSet
+from datamill.shards import ShardError, ShardSet
 
 _VAL_SALT = np.uint64(0x5EED_0F_DA7A_5A17)
 STATE_VERSION = 1

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datamill.train.shards import INDEX_COLUMNS, Shard, ShardSet
+from datamill.shards import INDEX_COLUMNS, Shard, ShardSet
 
 
 def shard_table(shard: Shard, strip_metadata: bool = False) -> pa.Table:

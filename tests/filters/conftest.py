@@ -50,7 +50,7 @@ def run_plan(client, stage, *inputs):
     """Like tests/conftest.py's run_plan, but scatters with hash=False: Dask's tokenize ignores a
     pyarrow slice's offset and re-scattering equal content races with the release of the old
     key ("lost dependencies"), so each call gets fresh keys."""
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
 
     parts = [Partitions(client, client.scatter(tables, hash=False), name=f"in{k}")
              for k, tables in enumerate(inputs)]

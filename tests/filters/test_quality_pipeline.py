@@ -8,7 +8,7 @@ import pytest
 from datamill.pipeline.config import load_config
 from datamill.pipeline.io import read_stage
 from datamill.pipeline.runner import run_pipeline
-from datamill.pipeline.validate import ConfigError
+from datamill.typed_config import ConfigError
 from tests.filters.test_quality_filter import corpus
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from datamill.pipeline.config import load_config
-from datamill.pipeline.validate import ConfigError
+from datamill.typed_config import ConfigError
 
 SOURCES = {"docs": {"format": "python_docs"}}
 

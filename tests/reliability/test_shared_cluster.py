@@ -8,8 +8,8 @@ import itertools
 import threading
 import time
 
-from datamill.pipeline import partitions
-from datamill.pipeline.partitions import Partitions
+from datamill import partitions
+from datamill.partitions import Partitions
 from datamill.pipeline.runner import run_pipeline
 from tests.reliability.figures import record
 from tests.reliability.runs import data_files, docs_config

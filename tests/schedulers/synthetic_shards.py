@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from datamill.train import shards as fmt
+from datamill import shards as fmt
 
 VOCAB, EOS = 96, 0
 

@@ -10,11 +10,11 @@ import torch
 
 from datamill.schedulers.curriculum import Curriculum
 from datamill.schedulers.difficulty import compression_difficulty, load_model, main, perplexity_difficulty
-from datamill.train import shards as fmt
+from datamill import shards as fmt
 from datamill.train.checkpoint import checkpoint_path, save_checkpoint
 from datamill.train.config import ModelConfig
 from datamill.train.model import Transformer
-from datamill.train.shards import ShardSet
+from datamill.shards import ShardSet
 from tests.schedulers.synthetic_shards import VOCAB, write_shards
 
 

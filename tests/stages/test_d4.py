@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.pipeline.partitions import Partitions, PlanContext, Value
+from datamill.partitions import Partitions, PlanContext, Value
 from datamill.stages.d4 import D4Prune
 from datamill.stages.embed import from_arrow
 from datamill.stages.embedding_annotator import EmbeddingAnnotator

@@ -51,7 +51,7 @@ def _parts(table, n):
 
 def _run(client, stage, table, n=2, tmp_path=""):
     """The stage's plan on ``n`` partitions (no stage dir unless ``tmp_path``: no _clusters files)."""
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
 
     parts = Partitions(client, client.scatter(_parts(table, n), hash=False))
     ctx = PlanContext(stage_name="near", stage_dir=str(tmp_path), client=client)
@@ -134,7 +134,7 @@ def test_lsh_catches_every_pair_the_s_curve_promises(client, corpus):
 
 
 def test_verification_drops_candidates_below_threshold_and_reports_fp_rate(client, corpus, tmp_path):
-    from datamill.pipeline.partitions import Partitions, PlanContext
+    from datamill.partitions import Partitions, PlanContext
 
     # 40 bands x 2 rows flags pairs at Jaccard ~0.3; verification at 0.85 must undo that.
     stage = MinHashDedup(bands=40, rows=2, num_perm=80, verify=True, threshold=0.85, mode="annotate")

@@ -11,7 +11,7 @@ from datamill.stages import tokenizer as toklib
 from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.registry import all_stages
 from datamill.stages.token_shards import TokenShards
-from datamill.train.shards import ShardSet, token_dtype
+from datamill.shards import ShardSet, token_dtype
 from tests.conftest import run_plan
 from tests.stages.shard_corpora import clough, split, stories, web
 

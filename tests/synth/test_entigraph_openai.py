@@ -5,7 +5,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from datamill.pipeline.partitions import Partitions, PlanContext
+from datamill.partitions import Partitions, PlanContext
 from datamill.synth.entigraph import EntiGraphSynth, run_partition
 from tests.synth.conftest import ENTITIES, Fault
 

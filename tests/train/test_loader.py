@@ -11,7 +11,7 @@ from datamill.stages import tokenizer as toklib
 from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.token_shards import TokenShards
 from datamill.train.data import Batch, ShardLoader
-from datamill.train.shards import ShardError
+from datamill.shards import ShardError
 from tests.conftest import run_plan
 from tests.stages.shard_corpora import clough, split, stories
 
@@ -200,7 +200,7 @@ def test_export_to_hugging_face_dataset(shard_dir, tmp_path):
     import datasets
 
     from datamill.train.hf_dataset import main
-    from datamill.train.shards import ShardSet
+    from datamill.shards import ShardSet
 
     shards = ShardSet(shard_dir)
     index = {r["id"]: r for r in shards.index().to_pylist()}

@@ -13,7 +13,7 @@ from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.token_shards import TokenShards
 from datamill.train.config import load_config
 from datamill.train.loop import train
-from datamill.train.shards import ShardSet
+from datamill.shards import ShardSet
 from tests.conftest import run_plan
 
 

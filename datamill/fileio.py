@@ -1,0 +1,53 @@
+"""Atomic file I/O on any fsspec filesystem: a file either holds its whole content or does not
+exist (write to a temporary name, then rename; a reader never sees a half-written file)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from typing import Any, Callable
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def filesystem(path: str):
+    return fsspec.core.url_to_fs(path)[0]
+
+
+def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
+    """Write to a temp file, then rename. A failed write (disk full, read-only) removes its
+    temp file and raises an OSError that names ``path``."""
+    fs = filesystem(path)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        with fs.open(tmp, "wb") as f:
+            write(f)
+        fs.mv(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            fs.rm(tmp)
+        raise OSError(e.errno, e.strerror, path) if e.errno else OSError(f"writing {path}: {e}") from e
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_json(path: str, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+
+def atomic_write_table(path: str, table: pa.Table) -> None:
+    _atomic_write(path, lambda f: pq.write_table(table, f, compression="zstd"))
+
+
+def read_json(path: str) -> Any | None:
+    fs = filesystem(path)
+    try:
+        with fs.open(path, "rb") as f:
+            return json.loads(f.read())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

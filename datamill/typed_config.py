@@ -1,0 +1,130 @@
+"""The one config mechanism, for pipeline and trainer alike: YAML (PyYAML) into frozen or plain
+dataclasses, each value checked by pydantic against its field's annotation.
+
+Errors name the place and the key and say what was expected. ``--set KEY=VALUE`` overrides are
+parsed as YAML values for every command. A field annotated ``FilePath`` holds a local path that,
+when relative, is relative to the config file (resolved here, on the driver, before any worker
+sees it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem found before any work runs."""
+
+
+class _RelativeToConfig:
+    """Marker: the annotated string is a path resolved against the config file's directory."""
+
+    def __repr__(self) -> str:
+        return "path"
+
+
+FilePath = Annotated[str, _RelativeToConfig()]
+
+
+def is_file_path(hint: Any) -> bool:
+    return typing.get_origin(hint) is Annotated and any(isinstance(m, _RelativeToConfig)
+                                                         for m in hint.__metadata__)
+
+
+def resolve_path(path: str, base: Path | None) -> str:
+    """``path`` made absolute against ``base``; URLs (``s3://``), absolute and empty paths as they are."""
+    if not path or base is None or "://" in path or Path(path).is_absolute():
+        return path
+    return str((base / Path(path).expanduser()).resolve())
+
+
+def build(cls: type, fields: dict, where: str, base: Path | None = None):
+    """Each value is checked strictly against its field's annotation (no str -> number coercion,
+    int -> float allowed); YAML lists become tuples for tuple fields, mappings become nested config
+    dataclasses. ``FilePath`` fields (alone or in a list/tuple) are resolved against ``base``."""
+    allowed = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys: {sorted(allowed)}")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    values = {}
+    for key, value in fields.items():
+        expected = hints[key]
+        if dataclasses.is_dataclass(expected) and isinstance(value, dict):
+            values[key] = build(expected, value, f"{where}, key {key!r}", base)
+            continue
+        if isinstance(value, list) and typing.get_origin(expected) is tuple:
+            value = tuple(value)
+        try:
+            value = pydantic.TypeAdapter(expected).validate_python(value, strict=True)
+        except pydantic.ValidationError as e:
+            msg = "; ".join(err["msg"] for err in e.errors()[:3])
+            raise ConfigError(f"{where}: key {key!r}: {msg} (got {value!r}; expected "
+                              f"{_describe(expected)})") from None
+        values[key] = _resolve_paths(expected, value, base)
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as e:  # raised by a dataclass's __post_init__
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _resolve_paths(hint: Any, value: Any, base: Path | None) -> Any:
+    if is_file_path(hint):
+        return resolve_path(value, base)
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (list, tuple) and args and is_file_path(args[0]):
+        return type(value)(resolve_path(v, base) for v in value)
+    return value
+
+
+def _describe(t) -> str:
+    if typing.get_origin(t) is Annotated:
+        t = typing.get_args(t)[0]
+    if typing.get_origin(t) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(t))
+    return getattr(t, "__name__", None) or str(t).replace("typing.", "")
+
+
+def load_yaml(path: str | Path, what: str = "config") -> dict:
+    """A YAML file that must hold a mapping."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a {what} is a YAML mapping, got {type(raw).__name__}")
+    return raw
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> (["a", "b", "c"], value parsed as YAML; text that is not YAML stays text)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. stages.near.threshold=0.85")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    return key.split("."), value
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Set one ``--set`` assignment in a raw config mapping, creating sections as needed."""
+    parts, value = parse_override(item)
+    node = raw
+    for p in parts[:-1]:
+        if not isinstance(node.get(p), dict):
+            node[p] = {}
+        node = node[p]
+    node[parts[-1]] = value
