@@ -61,8 +61,8 @@ def bench_semdedup(rows: int) -> dict:
     from distributed import Client, LocalCluster
 
     from datamill.partitions import Partitions, PlanContext
-    from datamill.stages.embed import to_arrow
-    from datamill.stages.semdedup import SemDeDup
+    from datamill.stages.semantic.encoders import to_arrow
+    from datamill.stages.semantic.semdedup import SemDeDup
 
     x, src = planted_vectors(rows)
     n_copies = len(src)
@@ -96,7 +96,7 @@ def bench_semdedup(rows: int) -> dict:
 def bench_embed(n_docs: int) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from datamill.stages.embed import Embedder, resolve_model_dir
+    from datamill.stages.semantic.encoders import Embedder, resolve_model_dir
 
     shared = ROOT.parent / "shared" / "data" / "squality" / "v1-3_txt_dev.jsonl"
     texts = []

@@ -30,13 +30,13 @@ pa.set_cpu_count(1)  # one core: Arrow kernels must not fan out to other threads
 pa.set_io_thread_count(1)
 
 from datamill.filters import fit_classifier  # noqa: E402
-from datamill.filters.c4 import C4QualityFilter  # noqa: E402
-from datamill.filters.fineweb import FineWebQualityFilter  # noqa: E402
-from datamill.filters.gopher import GopherQualityFilter  # noqa: E402
+from datamill.filters.c4_quality import C4QualityFilter  # noqa: E402
+from datamill.filters.fineweb_quality import FineWebQualityFilter  # noqa: E402
+from datamill.filters.gopher_quality import GopherQualityFilter  # noqa: E402
 from datamill.filters.gopher_repetition import GopherRepetitionFilter  # noqa: E402
-from datamill.filters.language import LanguageFilter  # noqa: E402
-from datamill.filters.quality import QualityFilter, _select  # noqa: E402
-from datamill.filters.toxicity import ToxicityFilter  # noqa: E402
+from datamill.filters.language_filter import LanguageFilter  # noqa: E402
+from datamill.filters.quality_filter import QualityFilter, _select  # noqa: E402
+from datamill.filters.toxicity_filter import ToxicityFilter  # noqa: E402
 from filters_quality_data import book_docs, web_docs  # noqa: E402  (this script's folder)
 
 DATA = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))

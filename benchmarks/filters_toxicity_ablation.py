@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from datamill.filters import fasttext_model, fit_classifier
-from datamill.filters.toxicity import SENTENCE
+from datamill.filters.toxicity_filter import SENTENCE
 from datamill.pipeline.io.html import html_to_text
 
 ROOT = Path(__file__).resolve().parents[1]

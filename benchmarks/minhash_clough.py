@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from datamill.stages import minhash as mh
-from datamill.stages.minhash_dedup import MinHashDedup
+from datamill.stages.minhash import signatures as mh
+from datamill.stages.minhash.minhash_dedup import MinHashDedup
 
 ROOT = Path(__file__).resolve().parents[1]
 

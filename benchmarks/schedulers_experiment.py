@@ -94,7 +94,7 @@ def build_shards(work: Path, vocab: int, seq_len: int, parts_per_source: int = 2
     from distributed import Client, LocalCluster
 
     from datamill.partitions import Partitions, PlanContext
-    from datamill.stages.token_shards import TokenShards
+    from datamill.stages.tokens.token_shards import TokenShards
 
     tables = []
     for s in SOURCES:

@@ -99,7 +99,7 @@ def _short(v) -> str:
 
 
 def show_cluster(run_dir: str, stage: str, cluster_id: str, chars: int = 400) -> None:
-    from datamill.stages.minhash_clusters import cluster_members
+    from datamill.stages.minhash.clusters import cluster_members
 
     members = cluster_members(run_dir, stage, cluster_id)
     if not members.num_rows:

@@ -65,18 +65,31 @@ class Value:
 class Partitions:
     """An ordered list of per-partition values living on the cluster."""
 
-    def __init__(self, client, futures: list, name: str = ""):
+    def __init__(self, client, futures: list, name: str = "", origins: list[str] | None = None):
         self.client = client
         self.futures = list(futures)
-        self.name = name  # the upstream stage or source name (for multi-input stages)
+        self.name = name  # the upstream stage or source name
+        # per partition, the input it came from: a stage with several inputs sees their union
+        self.origins = list(origins) if origins is not None else [name] * len(self.futures)
 
     def __len__(self) -> int:
         return len(self.futures)
 
     @staticmethod
     def concat(parts: list[Partitions], name: str = "") -> Partitions:
-        """The partitions of several inputs, one after the other (multi-input stages)."""
-        return Partitions(parts[0].client, [f for p in parts for f in p.futures], name)
+        """The partitions of several inputs, one after the other (a union; each keeps its origin)."""
+        return Partitions(parts[0].client, [f for p in parts for f in p.futures], name,
+                          [o for p in parts for o in p.origins])
+
+    def by_input(self) -> list[Partitions]:
+        """The union split back into one ``Partitions`` per input, in input order."""
+        names = list(dict.fromkeys(self.origins))
+        return [Partitions(self.client, [f for f, o in zip(self.futures, self.origins) if o == n], n)
+                for n in names]
+
+    def pick(self, k: int) -> Partitions:
+        """Element ``k`` of each partition's value (for tasks that return a tuple)."""
+        return self.map(operator.itemgetter(k))
 
     def map(self, fn: Callable, *args: Any, **kwargs: Any) -> Partitions:
         """``fn(part_i, *args)`` per partition. A ``Partitions`` argument is zipped (same
@@ -89,7 +102,7 @@ class Partitions:
             self.client.submit(_call, fn, f, *[_resolve(a, i) for a in args], key=f"{key}-{i}", **kwargs)
             for i, f in enumerate(self.futures)
         ]
-        return Partitions(self.client, futures, self.name)
+        return Partitions(self.client, futures, self.name, self.origins)
 
     def map_indexed(self, fn: Callable, *args: Any, priority: int = 0) -> Partitions:
         """Like ``map`` but ``fn(i, part_i, *args)`` also gets the partition's index. A higher
@@ -100,7 +113,7 @@ class Partitions:
                                priority=priority)
             for i, f in enumerate(self.futures)
         ]
-        return Partitions(self.client, futures, self.name)
+        return Partitions(self.client, futures, self.name, self.origins)
 
     def reduce(self, fn: Callable[[list], Any], split_every: int = 8) -> Value:
         """Tree reduction: ``fn(list_of_values) -> value``; ``fn`` must accept its own outputs."""
@@ -136,7 +149,7 @@ class Partitions:
                 for i, p in enumerate(pieces)
             ]
             futures.append(self.client.submit(_call_on_list, combine, *column, key=f"{key}-combine-{j}"))
-        return Partitions(self.client, futures, self.name)
+        return Partitions(self.client, futures, self.name)  # pieces mix inputs: one origin
 
     def gather(self) -> list:
         """Bring every value to the driver. Only for small values (counts, flags)."""

@@ -52,7 +52,7 @@ def run_plan(client, stage, *inputs: list[pa.Table], tmp_path=None) -> list[pa.T
     (with any removal-reason column still attached, so tests see what the engine would act on)."""
     parts = [Partitions(client, client.scatter(tables, hash=False), name=f"in{k}") for k, tables in enumerate(inputs)]
     ctx = PlanContext(stage_name="test", stage_dir=str(tmp_path or "."), client=client)
-    return stage.plan(ctx, *parts).gather()
+    return stage.plan(ctx, Partitions.concat(parts)).gather()
 
 
 @pytest.fixture(scope="session")

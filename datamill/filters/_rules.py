@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.filters import _text
-from datamill.stages.base import Filter
+from datamill.stage import Filter
 
 
 class RuleSet(Filter):

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text
 from datamill.filters._rules import RuleSet, column, first_reason
-from datamill.stages.base import register
+from datamill.stage import Mode
 
 TOP_NS = (2, 3, 4)
 DUP_NS = (5, 6, 7, 8, 9, 10)
@@ -32,11 +32,11 @@ COLUMNS = ("gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier for the rolling n-gram hash
 
 
-@register("gopher_repetition")
 @dataclasses.dataclass(frozen=True)
 class GopherRepetitionFilter(RuleSet):
     """Drop documents whose repeated lines, paragraphs or n-grams exceed Table A1's limits."""
 
+    use: ClassVar[str] = "gopher_repetition"
     RULES: ClassVar[tuple[str, ...]] = COLUMNS
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = COLUMNS
@@ -55,7 +55,7 @@ class GopherRepetitionFilter(RuleSet):
     max_dup_9gram_char_frac: float = 0.11  # Table A1
     max_dup_10gram_char_frac: float = 0.10  # Table A1
     disable: tuple[str, ...] = ()  # rule names (the column names) to switch off
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

@@ -15,8 +15,8 @@ import yaml
 
 from datamill.pipeline.sources import SourceConfig
 from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override
-from datamill.stages.base import Stage
-from datamill.stages.registry import all_stages
+from datamill.stage import Stage
+from datamill.catalog import STAGES
 
 TOP_LEVEL_KEYS = {"name", "sources", "stages", "output", "execution"}
 EDGE_KEYS = {"use", "input", "inputs", "name"}
@@ -141,7 +141,7 @@ def _stages_as_mapping(stages: Any) -> dict[str, dict]:
 
 
 def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
-    registry = all_stages()
+    registry = STAGES
     use = spec.get("use")
     if use not in registry:
         raise ConfigError(f"stage {name!r}: unknown 'use: {use}'; known stages: {sorted(registry)}")

@@ -211,7 +211,7 @@ class Executor:
         self.progress.start(name, 1, 0)
         # writing first: each output table is written and freed as soon as it exists, instead of
         # every partition's output piling up in worker memory until the last one is computed
-        written = node.stage.plan(ctx, *inputs).map_indexed(finish_global_task, job, self.samples, priority=100)
+        written = node.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
         part_stats = written.gather()
         self.progress.advance()
         self.progress.stop()

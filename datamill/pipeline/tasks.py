@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from datamill.pipeline import rundir
 from datamill.pipeline.sources import Chunk, SourceConfig, read_chunk
 from datamill.pipeline.stats import partition_stats
-from datamill.stages.base import REMOVAL_REASON, Stage, with_reasons
+from datamill.stage import REMOVAL_REASON, Stage, with_reasons
 
 
 @dataclass(frozen=True)

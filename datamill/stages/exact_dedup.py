@@ -6,6 +6,8 @@ its keepers, and the removed rows are shuffled back to the partitions they came 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import math
 import re
 import unicodedata
@@ -17,16 +19,17 @@ import pyarrow.compute as pc
 import xxhash
 
 from datamill.partitions import Partitions, PlanContext
-from datamill.stages.base import GlobalStage, group_starts, register, set_column, split_rows, with_reasons
+from datamill.stage import GlobalStage, Mode, set_column, with_reasons
+from datamill.stages.table_groups import group_starts, split_rows
 
 _WS = re.compile(r"\s+")
 
 
-@register("exact_dedup")
 @dataclass(frozen=True)
 class ExactDedup(GlobalStage):
+    use: ClassVar[str] = "exact_dedup"
     lowercase: bool = False  # True also merges documents that differ only in case
-    mode: str = "drop"  # drop | annotate (writes exact_duplicate_of, keeps every row)
+    mode: Mode = "drop"  # drop | annotate (writes exact_duplicate_of, keeps every row)
 
     version = "1"
     writes = ("exact_duplicate_of",)
@@ -39,8 +42,7 @@ class ExactDedup(GlobalStage):
         text = _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
         return xxhash.xxh3_64_intdigest((text.lower() if self.lowercase else text).encode())
 
-    def plan(self, ctx: PlanContext, *inputs: Partitions) -> Partitions:
-        (parts,) = inputs
+    def plan(self, ctx: PlanContext, parts: Partitions) -> Partitions:
         # hash records are ~30 bytes a row plus the id: a few buckets hold them, and the all-to-all
         # exchange costs n_in x n_out small tasks, so buckets grow as sqrt(partitions), not as partitions
         n = max(math.isqrt(len(parts)), 1)

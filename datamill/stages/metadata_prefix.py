@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from datamill.stages.base import MapStage, register, with_reasons
+from datamill.stage import MapStage, with_reasons
 
 PREFIX_COLUMN = "metadata_prefix"
 HOST_MODES = ("host", "registered_domain", "tld", "hash")
@@ -57,11 +57,11 @@ def tld(host: str) -> str:
     return _extract(name).suffix or name
 
 
-@register("metadata_prefix")
 @dataclass(frozen=True)
 class MetadataPrefix(MapStage):
     """Prefix each document with its URL's domain (MeCo); the prefix is stored, not prepended."""
 
+    use: ClassVar[str] = "metadata_prefix"
     version: ClassVar[str] = "1"
     reads: ClassVar[tuple[str, ...]] = ("url",)
     writes: ClassVar[tuple[str, ...]] = (PREFIX_COLUMN,)

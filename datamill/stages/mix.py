@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.partitions import Partitions
-from datamill.stages.base import GlobalStage, register, set_column
+from datamill.stage import GlobalStage, set_column
 
 NBINS = 1 << 16
 COUNTS = ("tokenizer", "bytes", "words")
@@ -33,11 +33,11 @@ def _hashes(seed: int, groups: list[str], ids: list[str]) -> np.ndarray:
                     np.uint64)
 
 
-@register("mix")
 @dataclass(frozen=True)
 class Mix(GlobalStage):
     """Token-share mixing of several inputs (or sources) with repetition; seeded, recorded."""
 
+    use: ClassVar[str] = "mix"
     version: ClassVar[str] = "2"  # 2: copies in rounds after the originals (partition-invariant order)
     reads: ClassVar[tuple[str, ...]] = ("id", "text", "source")
     writes: ClassVar[tuple[str, ...]] = ("source", "mix_copy")
@@ -64,7 +64,8 @@ class Mix(GlobalStage):
         if self.total < 0 or self.max_repeat < 1:
             raise ValueError("mix: total must be >= 0 and max_repeat >= 1")
 
-    def plan(self, ctx, *inputs: Partitions) -> Partitions:
+    def plan(self, ctx, parts: Partitions) -> Partitions:
+        inputs = parts.by_input()
         names = [p.name for p in inputs]
         if self.by == "input" and set(names) != set(self.weights):
             raise ValueError(f"mix: weights name {sorted(self.weights)} but the inputs are {sorted(names)}; "
@@ -93,7 +94,7 @@ class Mix(GlobalStage):
     def _sizes(self, table: pa.Table, tok_json: str | None) -> np.ndarray:
         texts = [t or "" for t in table.column("text").to_pylist()]
         if self.count == "tokenizer":
-            from datamill.stages import tokenizer as toklib
+            from datamill.stages.tokens import tokenizer as toklib
 
             return toklib.encode(tok_json, texts)[1] + 1  # + EOS, as stored in the shards
         if self.count == "words":
@@ -189,7 +190,7 @@ def _summary(solved: dict) -> dict:
 
 
 def _load_tokenizer(path: str) -> str:
-    from datamill.stages import tokenizer as toklib
+    from datamill.stages.tokens import tokenizer as toklib
 
     return toklib.load_json(path)
 

@@ -10,6 +10,8 @@ document, not on partitioning, and a re-run is served from the request cache.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import dataclasses
 import os
 from collections import Counter
@@ -17,7 +19,7 @@ from dataclasses import field
 
 import pyarrow as pa
 
-from datamill.stages.base import GlobalStage, register
+from datamill.stage import GlobalStage
 from datamill.synth.backends import BackendConfig, get_backend
 from datamill.synth.cache import RequestCache
 from datamill.synth.prompts import resolve_prompts
@@ -30,11 +32,12 @@ OUTPUT_SCHEMA = pa.schema([
 ])
 
 
-@register("entigraph")
 @dataclasses.dataclass(frozen=True)
 class EntiGraphSynth(GlobalStage):
     """Rows out are new documents (summary / pair / triple texts); the entity lists ride along
     in ``entities`` and are never training text."""
+
+    use: ClassVar[str] = "entigraph"
 
     version = "1"
     reads = ("id", "text")
@@ -75,8 +78,8 @@ class EntiGraphSynth(GlobalStage):
     def plan(self, ctx, docs):
         cache = _resolve_cache_path(self.cache_path, ctx.stage_dir)
         results = docs.map(run_partition, self, cache)
-        ctx.add_stats("llm", results.map(_second).reduce(merge_stats).map(finish_stats))
-        return results.map(_first)
+        ctx.add_stats("llm", results.pick(1).reduce(merge_stats).map(finish_stats))
+        return results.pick(0)
 
 
 def run_partition(table: pa.Table, stage: EntiGraphSynth, cache_path: str) -> tuple[pa.Table, dict]:
@@ -116,12 +119,6 @@ def _resolve_cache_path(cache_path: str, stage_dir: str) -> str:
     return os.path.join(run_dir, cache_path)
 
 
-def _first(pair):
-    return pair[0]
-
-
-def _second(pair):
-    return pair[1]
 
 
 def merge_stats(parts: list[dict]) -> dict:

@@ -44,15 +44,3 @@ def tiny_quality_model(tmp_path_factory):
                                 "--dim", "16", "--bucket", "100000", "--epoch", "20",
                                 "--valid-fraction", "0"]) == 0
     return str(out)
-
-
-def run_plan(client, stage, *inputs):
-    """Like tests/conftest.py's run_plan, but scatters with hash=False: Dask's tokenize ignores a
-    pyarrow slice's offset and re-scattering equal content races with the release of the old
-    key ("lost dependencies"), so each call gets fresh keys."""
-    from datamill.partitions import Partitions, PlanContext
-
-    parts = [Partitions(client, client.scatter(tables, hash=False), name=f"in{k}")
-             for k, tables in enumerate(inputs)]
-    ctx = PlanContext(stage_name="test", stage_dir=".", client=client)
-    return stage.plan(ctx, *parts).gather()

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from datamill.filters.c4 import C4QualityFilter
+from datamill.filters.c4_quality import C4QualityFilter
 from tests.filters.texts import GOOD, annotated, reason_of
 
 

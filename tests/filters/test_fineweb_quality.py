@@ -1,6 +1,6 @@
 import pytest
 
-from datamill.filters.fineweb import FineWebQualityFilter
+from datamill.filters.fineweb_quality import FineWebQualityFilter
 from tests.filters.texts import GOOD, GOOD_LINES, annotated, reason_of
 
 NAV = ["Home", "Products", "About us", "Contact", "Careers", "Blog", "Press", "Help"]

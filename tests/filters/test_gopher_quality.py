@@ -1,6 +1,6 @@
 import pytest
 
-from datamill.filters.gopher import GopherQualityFilter
+from datamill.filters.gopher_quality import GopherQualityFilter
 from tests.filters.texts import GOOD, annotated, filler, reason_of
 
 WORDS = GOOD.split()  # 109 words of prose

@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from datamill.filters.language import LanguageFilter
+from datamill.filters.language_filter import LanguageFilter
 from tests.filters.texts import GOOD, annotated, reasons_of
 
 GERMAN = ("Die Geschichte des Flusstals ist eng mit den Bauern verbunden, die sich dort im frühen "

@@ -2,10 +2,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.filters.quality import REASON, QualityFilter
-from datamill.stages.base import REMOVAL_REASON
+from datamill.filters.quality_filter import REASON, QualityFilter
+from datamill.stage import REMOVAL_REASON
 
-from tests.filters.conftest import GOOD, SPAM, run_plan
+from tests.conftest import run_plan
+from tests.filters.conftest import GOOD, SPAM
 
 
 def corpus(n: int = 60) -> pa.Table:

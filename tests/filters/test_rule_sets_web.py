@@ -5,11 +5,11 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from datamill.filters.c4 import C4QualityFilter
-from datamill.filters.fineweb import FineWebQualityFilter
-from datamill.filters.gopher import GopherQualityFilter
+from datamill.filters.c4_quality import C4QualityFilter
+from datamill.filters.fineweb_quality import FineWebQualityFilter
+from datamill.filters.gopher_quality import GopherQualityFilter
 from datamill.filters.gopher_repetition import GopherRepetitionFilter
-from datamill.stages.base import REMOVAL_REASON, with_reasons
+from datamill.stage import REMOVAL_REASON, with_reasons
 from tests.filters.texts import GOOD, GOOD_LINES
 
 

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from datamill.filters.toxicity import ToxicityFilter
+from datamill.filters.toxicity_filter import ToxicityFilter
 from tests.filters.texts import annotated, reason_of, reasons_of
 
 CLEAN = "The committee approved the budget for the new public library on Tuesday."

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pytest
 
 from datamill.partitions import Partitions, PlanContext, Value
-from datamill.stages.d4 import D4Prune
-from datamill.stages.embed import from_arrow
-from datamill.stages.embedding_annotator import EmbeddingAnnotator
-from datamill.stages.semdedup import SemDeDup
-from datamill.stages.semdedup_tiles import prefix_max_sim
+from datamill.stages.semantic.d4 import D4Prune
+from datamill.stages.semantic.encoders import from_arrow
+from datamill.stages.semantic.embed import EmbeddingAnnotator
+from datamill.stages.semantic.semdedup import SemDeDup
+from datamill.stages.semantic.semdedup_tiles import prefix_max_sim
 
 N_REAL, N_COPIES, N_PARAPHRASES = 1000, 50, 50
 EMBED = {"max_length": 64, "batch_size": 32}
@@ -240,7 +240,7 @@ def test_pipeline_runs_semdedup_then_d4_reusing_embeddings(client, embedded, tmp
 
 
 def test_empty_partitions_and_tiny_inputs(client):
-    from datamill.stages.embed import to_arrow
+    from datamill.stages.semantic.encoders import to_arrow
 
     def table(n: int, start: int = 0) -> pa.Table:
         x = np.random.default_rng(n).normal(size=(n, 8)).astype(np.float32)

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.stages.embed import Embedder, from_arrow, resolve_model_dir, tokenize_batch
-from datamill.stages.embedding_annotator import EmbeddingAnnotator
+from datamill.stages.semantic.encoders import Embedder, from_arrow, resolve_model_dir, tokenize_batch
+from datamill.stages.semantic.embed import EmbeddingAnnotator
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",

@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from datamill.stages.base import REMOVAL_REASON
+from datamill.stage import REMOVAL_REASON
 from datamill.stages.exact_dedup import ExactDedup
 from tests.conftest import run_plan
 

@@ -3,9 +3,9 @@ import json
 import pyarrow as pa
 import pytest
 
-from datamill.stages.base import REMOVAL_REASON
+from datamill.stage import REMOVAL_REASON
 from datamill.stages.metadata_prefix import PREFIX_COLUMN, MetadataPrefix, url_host
-from datamill.stages.registry import all_stages
+from datamill.catalog import STAGES
 
 
 def prefixes(stage, urls):
@@ -15,7 +15,7 @@ def prefixes(stage, urls):
 
 
 def test_meco_default_is_the_full_host():
-    assert all_stages()["metadata_prefix"] is MetadataPrefix
+    assert STAGES["metadata_prefix"] is MetadataPrefix
     got = prefixes(MetadataPrefix(), ["https://en.wikipedia.org/wiki/X", "http://Blog.Example.com:8080/a?b#c",
                                       "https://user:pw@news.bbc.co.uk/x", "en.wikipedia.org/wiki/Y",
                                       "https://example.org?q=1"])

@@ -5,10 +5,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.stages import minhash as mh
-from datamill.stages import minhash_lsh as lsh
-from datamill.stages.base import REMOVAL_REASON
-from datamill.stages.minhash_dedup import MinHashDedup
+from datamill.stages.minhash import signatures as mh
+from datamill.stages.minhash import lsh
+from datamill.stage import REMOVAL_REASON
+from datamill.stages.minhash.minhash_dedup import MinHashDedup
 
 
 def _words(shared_data):
@@ -59,7 +59,7 @@ def _run(client, stage, table, n=2, tmp_path=""):
 
 
 def test_drop_mode_removes_planted_near_duplicates_and_keeps_the_smallest_id(client, corpus, tmp_path):
-    from datamill.stages.minhash_dedup import cluster_members
+    from datamill.stages.minhash.minhash_dedup import cluster_members
 
     out = _run(client, MinHashDedup(), corpus, n=3, tmp_path=tmp_path / "near")
     removed = set(pc_filter(out, out.column(REMOVAL_REASON).is_valid()).column("id").to_pylist())

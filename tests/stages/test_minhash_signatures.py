@@ -3,7 +3,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from datamill.stages import minhash as mh
+from datamill.stages.minhash import signatures as mh
 from tests.stages.shard_corpora import window_pairs
 
 TEXTS = [
@@ -155,7 +155,7 @@ def test_normalize_matches_a_per_character_reference(shared_data):
 
 def test_torch_permutations_are_bit_identical_to_numpy(shared_data):
     torch = pytest.importorskip("torch")
-    from datamill.stages.minhash_torch import permute_min_torch
+    from datamill.stages.minhash.signatures_torch import permute_min_torch
 
     texts = TEXTS + _clough(shared_data)
     values, offsets = mh.shingle_hashes(texts)

@@ -4,10 +4,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.stages import tokenizer as toklib
+from datamill.stages.tokens import tokenizer as toklib
 from datamill.stages.mix import Mix
-from datamill.stages.registry import all_stages
-from datamill.stages.token_shards import TokenShards
+from datamill.catalog import STAGES
+from datamill.stages.tokens.token_shards import TokenShards
 from tests.conftest import run_plan
 from tests.stages.shard_corpora import clough, copy_table, split, stories, web
 
@@ -25,7 +25,7 @@ def test_token_shares_on_a_real_multi_source_corpus(client, web_text, shared_dat
     parts = [p for table in corpus.values() for p in split(table, 2)]
     parts = [parts[i] for i in (0, 2, 4, 1, 3, 5)]  # sources spread over partitions
     stage = Mix(weights=TARGET, by="source", total=600_000, count="tokenizer", tokenizer=str(tok_path), seed=3)
-    assert all_stages()["mix"] is Mix
+    assert STAGES["mix"] is Mix
     mixed = run_plan(client, stage, parts)
     assert "mix_copy" in mixed[0].column_names
     run_plan(client, TokenShards(tokenizer={"path": str(tok_path)}), [copy_table(t) for t in mixed],

@@ -7,10 +7,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.stages import tokenizer as toklib
+from datamill.stages.tokens import tokenizer as toklib
 from datamill.stages.metadata_prefix import MetadataPrefix
-from datamill.stages.registry import all_stages
-from datamill.stages.token_shards import TokenShards
+from datamill.catalog import STAGES
+from datamill.stages.tokens.token_shards import TokenShards
 from datamill.shards import ShardSet, token_dtype
 from tests.conftest import run_plan
 from tests.stages.shard_corpora import clough, split, stories, web
@@ -27,7 +27,7 @@ def test_round_trip_on_real_web_text(client, web_text, tmp_path):
     table = MetadataPrefix()(web(web_text))
     stage = TokenShards(tokenizer={"train_vocab": 2048}, max_shard_tokens=200_000)
     rows = run_plan(client, stage, split(table, 3), tmp_path=tmp_path)
-    assert all_stages()["token_shards"] is TokenShards
+    assert STAGES["token_shards"] is TokenShards
     shards = ShardSet(tmp_path)
     tok = (tmp_path / "tokenizer.json").read_text()
     assert shards.dtype == np.uint16 and shards.vocab_size == 2048 and len(shards.shards) > 3
@@ -71,7 +71,7 @@ def test_same_result_for_any_partitioning(client, shared_data, tmp_path):
 
 def test_training_is_deterministic_across_processes(shared_data):
     code = ("import sys, hashlib; from tests.stages.shard_corpora import clough; from pathlib import Path;"
-            "from datamill.stages.tokenizer import train_bpe;"
+            "from datamill.stages.tokens.tokenizer import train_bpe;"
             "t = clough(Path(sys.argv[1])).column('text').to_pylist();"
             "print(hashlib.sha256(train_bpe(t, 800).encode()).hexdigest())")
     runs = {subprocess.run([sys.executable, "-c", code, str(shared_data)], capture_output=True, text=True,

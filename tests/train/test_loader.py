@@ -7,9 +7,9 @@ import pyarrow.compute  # noqa: F401
 import pyarrow.parquet  # noqa: F401
 import pytest
 
-from datamill.stages import tokenizer as toklib
+from datamill.stages.tokens import tokenizer as toklib
 from datamill.stages.metadata_prefix import MetadataPrefix
-from datamill.stages.token_shards import TokenShards
+from datamill.stages.tokens.token_shards import TokenShards
 from datamill.train.data import Batch, ShardLoader
 from datamill.shards import ShardError
 from tests.conftest import run_plan

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from datamill.stages.metadata_prefix import MetadataPrefix
-from datamill.stages.token_shards import TokenShards
+from datamill.stages.tokens.token_shards import TokenShards
 from datamill.train.config import load_config
 from datamill.train.loop import train
 from datamill.shards import ShardSet

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages import minhash_lsh as lsh
-from datamill.stages.base import group_starts, split_rows
+from datamill.stages.minhash import lsh
+from datamill.stages.table_groups import group_starts, split_rows
 
 
 def np_column(col) -> np.ndarray:

@@ -12,12 +12,12 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages import spherical_kmeans as skm
-from datamill.stages.base import GlobalStage, register, with_reasons
-from datamill.stages.embed import EmbedderFields
-from datamill.stages.embedding_annotator import ensure_embedding
-from datamill.stages.order_statistic import kth_smallest
-from datamill.stages.semdedup_tiles import KEEP_ORDERS, max_similarity
+from datamill.stages.semantic import spherical_kmeans as skm
+from datamill.stage import GlobalStage, with_reasons, Mode
+from datamill.stages.semantic.encoders import EmbedderFields
+from datamill.stages.semantic.embed import ensure_embedding
+from datamill.order_statistic import kth_smallest
+from datamill.stages.semantic.semdedup_tiles import KEEP_ORDERS, max_similarity
 
 MODES = ("drop", "annotate")
 
@@ -34,7 +34,7 @@ class ClusterFields:
     seed: int = 1234  # SemDeDup reference config
     which_to_keep: str = "hard"  # SemDeDup reference: hard (keep farthest from centroid) | easy | random
     tile_rows: int = 10_000  # most rows one task compares; larger clusters are split
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def _check(self) -> None:
         stage = self.use
@@ -63,18 +63,18 @@ def semantic_dedup(ctx, embedded, stage: ClusterFields, prefix: str):
         threshold = 1.0 - stage.eps
         ctx.add_stats(f"{prefix}_eps", stage.eps)
     else:
-        threshold = kth_smallest(dup.map(_first), functools.partial(_rank, stage.r_dedup))
+        threshold = kth_smallest(dup.pick(0), functools.partial(_rank, stage.r_dedup))
         ctx.add_stats(f"{prefix}_eps", threshold.map(_eps))
     keep = dup.map(_keep_below, threshold)
     ctx.add_stats(f"{prefix}_kept_fraction", keep.map(_count).reduce(_sum_arrays).map(_fraction))
     return k, assigned, dup, keep
 
 
-@register("semdedup")
 @dataclasses.dataclass(frozen=True)
 class SemDeDup(EmbedderFields, ClusterFields, GlobalStage):
     """SemDeDup alone: embed (or reuse ``embedding``), cluster, drop near-duplicates per cluster."""
 
+    use: ClassVar[str] = "semdedup"
     version: ClassVar[str] = "1"
     reads: ClassVar[tuple[str, ...]] = ("id", "text")
     writes: ClassVar[tuple[str, ...]] = ("semdedup_cluster", "semdedup_max_sim", "semdedup_dup_of")
@@ -83,8 +83,7 @@ class SemDeDup(EmbedderFields, ClusterFields, GlobalStage):
         EmbedderFields.__post_init__(self)
         self._check()
 
-    def plan(self, ctx, *inputs):
-        (parts,) = inputs
+    def plan(self, ctx, parts):
         embedded = parts.map(ensure_embedding, self)
         _, assigned, dup, keep = semantic_dedup(ctx, embedded, self, "semdedup")
         return parts.map(_annotate, assigned, dup, keep)
@@ -100,9 +99,6 @@ def _annotate(table: pa.Table, assigned: tuple, dup: tuple, keep: np.ndarray) ->
 def _sum_arrays(parts: list) -> np.ndarray:
     return np.sum(parts, axis=0)
 
-
-def _first(pair: tuple) -> np.ndarray:
-    return pair[0]
 
 
 def _rank(keep_fraction: float, n: int) -> int:

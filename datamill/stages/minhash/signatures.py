@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages.minhash_text import normalize, tokens
+from datamill.stages.minhash.shingles import normalize, tokens
 
 HASHES = ("fast", "datasketch")
 SHINGLES = ("word", "char")
@@ -56,7 +56,7 @@ def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "wo
         values, doc_sh = _fast_shingle_hashes(data, doc_tok, starts, ends, ngram)
         a, b = permutations(num_perm, seed)
         if device != "cpu":
-            from datamill.stages.minhash_torch import permute_min_torch, resolve_device
+            from datamill.stages.minhash.signatures_torch import permute_min_torch, resolve_device
 
             device = resolve_device(device)
             if device != "cpu":

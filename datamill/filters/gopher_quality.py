@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text
 from datamill.filters._rules import RuleSet, column, first_reason
-from datamill.stages.base import register
+from datamill.stage import Mode
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # Gopher, App. A
 BULLETS = ("•", "-")  # METHODS.md §6.3: "lines starting with a bullet (• or -)"
@@ -27,12 +27,12 @@ COLUMNS = ("gopher_num_words", "gopher_mean_word_length", "gopher_hash_ratio",
            "gopher_alpha_word_ratio", "gopher_num_stop_words")
 
 
-@register("gopher_quality")
 @dataclasses.dataclass(frozen=True)
 class GopherQualityFilter(RuleSet):
     """Drop documents outside Gopher's word-count, word-length, symbol, bullet, ellipsis,
     alphabetic-word and stop-word limits; one removal reason per rule."""
 
+    use: ClassVar[str] = "gopher_quality"
     RULES: ClassVar[tuple[str, ...]] = (
         "gopher_word_count", "gopher_mean_word_length", "gopher_hash_ratio",
         "gopher_ellipsis_ratio", "gopher_bullet_lines", "gopher_ellipsis_lines",
@@ -51,7 +51,7 @@ class GopherQualityFilter(RuleSet):
     min_alpha_words: float = 0.8  # Gopher App. A: >= 80% of words contain a letter
     min_stop_words: int = 2  # Gopher App. A: >= 2 of {the, be, to, of, and, that, have, with}
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text
 from datamill.filters._rules import RuleSet, column, first_reason
-from datamill.stages.base import register
+from datamill.stage import Mode
 
 STOP_CHARS = (".", "'", '"', "!", "?")  # datatrove FineWebQualityFilter
 TOKEN = r"[\pL\pN_]+|[^\pL\pN_\s]+"
@@ -27,12 +27,12 @@ COLUMNS = ("fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char
            "fineweb_list_ratio")
 
 
-@register("fineweb_quality")
 @dataclasses.dataclass(frozen=True)
 class FineWebQualityFilter(RuleSet):
     """Drop pages with few punctuated lines, mostly short lines, duplicated lines or list-like
     layout; one removal reason per rule."""
 
+    use: ClassVar[str] = "fineweb_quality"
     RULES: ClassVar[tuple[str, ...]] = COLUMNS
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = COLUMNS
@@ -44,7 +44,7 @@ class FineWebQualityFilter(RuleSet):
     char_duplicates_ratio: float = 0.01  # FineWeb: drop if >= 1% of chars are in duplicated lines
     new_line_ratio: float = 0.3  # FineWeb: drop if newlines / words > 0.3
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)

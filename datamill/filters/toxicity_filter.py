@@ -21,19 +21,19 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text, _wordlist, fasttext_model
 from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stages.base import Filter, register
+from datamill.stage import Filter, Mode
 
 # A sentence: from a non-space character to terminal punctuation followed by whitespace, or
 # to the end of its line (a stand-in for Dolma's sentence splitter).
 SENTENCE = re.compile(r"""\S.*?(?:[.!?]+["')\]]*(?=\s|$)|(?=\n)|$)""", re.S)
 
 
-@register("toxicity_filter")
 @dataclasses.dataclass(frozen=True)
 class ToxicityFilter(Filter):
     """Score documents and sentences with a fastText toxicity classifier, cut toxic sentences,
     drop toxic documents, count listed words."""
 
+    use: ClassVar[str] = "toxicity_filter"
     RULES: ClassVar[tuple[str, ...]] = ("toxicity_document", "toxicity_all_sentences",
                                         "toxicity_bad_words")
     version: ClassVar[str] = "1"
@@ -53,7 +53,7 @@ class ToxicityFilter(Filter):
     wordlist_path: str = ""  # LDNOOBW list, e.g. ../shared/data/badwords-ldnoobw/en; "" = off
     max_bad_words: int = 0  # drop a document with more listed words than this (C4: any)
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def __post_init__(self):
         check_rules(self, self.RULES)

@@ -18,12 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.stages import minhash as mh
-from datamill.stages import minhash_clusters as clusters
-from datamill.stages import minhash_lsh as lsh
-from datamill.stages import minhash_verify as verify
-from datamill.stages.minhash_clusters import cluster_members, np_column  # noqa: F401 (public)
-from datamill.stages.base import GlobalStage, register, with_reasons
+from datamill.stages.minhash import signatures as mh
+from datamill.stages.minhash import clusters
+from datamill.stages.minhash import lsh
+from datamill.stages.minhash import verify
+from datamill.stages.minhash.clusters import cluster_members, np_column  # noqa: F401 (public)
+from datamill.stage import GlobalStage, with_reasons, Mode
 
 REASON = "minhash_duplicate"
 PRESETS = {  # name -> (num_perm, bands, rows); word 5-grams in all three
@@ -34,12 +34,12 @@ PRESETS = {  # name -> (num_perm, bands, rows); word 5-grams in all three
 MAX_ROUNDS = 64  # large/small-star needs O(log^2 n) rounds; more means a bug, not a big graph
 
 
-@register("minhash_dedup")
 @dataclass(frozen=True)
 class MinHashDedup(GlobalStage):
     """Near-duplicate removal by MinHash LSH over word or character n-grams; keeps one document
     per connected component of the candidate graph (Lee et al. 2022)."""
 
+    use: ClassVar[str] = "minhash_dedup"
     version: ClassVar[str] = "1"
     reads: ClassVar[tuple[str, ...]] = ("id", "text")
     writes: ClassVar[tuple[str, ...]] = ("minhash_cluster", "is_duplicate")
@@ -61,7 +61,7 @@ class MinHashDedup(GlobalStage):
     keep: str = "first"  # first (smallest id) | longest | a numeric column (highest value); ties: id
     verify: bool = False  # drop candidate edges with exact Jaccard < threshold (Lee et al.); off as FineWeb
     local_components_max_edges: int = 5_000_000  # up to ~80 MB of edges: components in one task
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     def __post_init__(self):
         def bad(key, allowed):
@@ -131,9 +131,9 @@ class MinHashDedup(GlobalStage):
         n_cc = max(1, min(n_in, math.ceil(n_edges / 2_000_000)))
         for rounds in range(1, MAX_ROUNDS + 1):
             large = edges.shuffle(lsh.split_large_star, n_cc, lsh.large_star)
-            small = large.map(_first).shuffle(lsh.split_small_star, n_cc, lsh.small_star)
-            edges = small.map(_first)
-            changed = large.map(_second).reduce(sum).result() + small.map(_second).reduce(sum).result()
+            small = large.pick(0).shuffle(lsh.split_small_star, n_cc, lsh.small_star)
+            edges = small.pick(0)
+            changed = large.pick(1).reduce(sum).result() + small.pick(1).reduce(sum).result()
             if changed == 0:
                 break
         else:
@@ -147,9 +147,9 @@ class MinHashDedup(GlobalStage):
         with_u = parts.map(verify.attach_shingles, by_u, opts)
         by_v = with_u.shuffle(clusters.split_by_v_partition, n_in, clusters.concat_tables)
         checked = parts.map(verify.check_edges, by_v, opts, self.threshold)
-        counts = checked.map(_second).reduce(verify.sum_pairs)
+        counts = checked.pick(1).reduce(verify.sum_pairs)
         ctx.add_stats("verification", counts.map(verify.fp_rate))
-        return checked.map(_first)
+        return checked.pick(0)
 
     # -- tasks (run on workers; pure functions of the stage config and their inputs) ----------
 
@@ -245,12 +245,6 @@ def _count(out: dict, key: str) -> int:
     return out[key]
 
 
-def _first(pair):
-    return pair[0]
-
-
-def _second(pair):
-    return pair[1]
 
 
 def _split_records(out: dict, n_out: int) -> list[tuple]:

@@ -15,18 +15,19 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages import spherical_kmeans as skm
-from datamill.stages.base import GlobalStage, register, with_reasons
-from datamill.stages.embed import EmbedderFields
-from datamill.stages.embedding_annotator import ensure_embedding
-from datamill.stages.order_statistic import kth_smallest
-from datamill.stages.semdedup import ClusterFields, semantic_dedup
+from datamill.stages.semantic import spherical_kmeans as skm
+from datamill.stage import GlobalStage, with_reasons
+from datamill.stages.semantic.encoders import EmbedderFields
+from datamill.stages.semantic.embed import ensure_embedding
+from datamill.order_statistic import kth_smallest
+from datamill.stages.semantic.semdedup import ClusterFields, semantic_dedup
 
 
-@register("d4")
 @dataclasses.dataclass(frozen=True)
 class D4Prune(EmbedderFields, ClusterFields, GlobalStage):
     """SemDeDup -> re-cluster -> SSL-prototype pruning on document embeddings."""
+
+    use: ClassVar[str] = "d4"
 
     r_proto: float = 0.8  # kept fraction of SemDeDup's survivors (our default; D4 sets R = r_dedup * r_proto per budget)
 
@@ -41,8 +42,7 @@ class D4Prune(EmbedderFields, ClusterFields, GlobalStage):
         if not 0.0 < self.r_proto <= 1.0:
             raise ValueError(f"{self.use}: r_proto={self.r_proto} must be in (0, 1]")
 
-    def plan(self, ctx, *inputs):
-        (parts,) = inputs
+    def plan(self, ctx, parts):
         embedded = parts.map(ensure_embedding, self)
         k, assigned, dup, keep = semantic_dedup(ctx, embedded, self, "semdedup")
         proto, _ = skm.cluster(embedded, keep, self.n_clusters or k, self.sample_size, self.niter, self.seed)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages.embed import from_arrow
+from datamill.stages.semantic.encoders import from_arrow
 
 EMBEDDING = "embedding"
 _TIE = 1e-5  # float32 GEMM error on unit vectors is ~1e-6; closer candidates are re-checked

@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from datamill.stages.minhash import fmix64
+from datamill.stages.minhash.signatures import fmix64
 
 _FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
 EMPTY_EDGES = (np.zeros(0, np.uint64), np.zeros(0, np.uint64))

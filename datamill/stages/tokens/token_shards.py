@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.stages import tokenizer as toklib
-from datamill.stages.base import GlobalStage, register
+from datamill.stages.tokens import tokenizer as toklib
+from datamill.stage import GlobalStage
 from datamill.stages.metadata_prefix import PREFIX_COLUMN
-from datamill.stages.tokenizer import TokenizerSpec
+from datamill.stages.tokens.tokenizer import TokenizerSpec
 from datamill import shards as fmt
 
 NORMALIZATION = ("none: byte-level BPE without normalizer or added prefix space; decoding a document's "
@@ -46,11 +46,11 @@ def _ranges(sizes: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.repeat(starts - firsts, sizes) + np.arange(total, dtype=np.int64)
 
 
-@register("token_shards")
 @dataclass(frozen=True)
 class TokenShards(GlobalStage):
     """Tokenize with a trained or loaded tokenizer; write flat token files, indexes, a manifest."""
 
+    use: ClassVar[str] = "token_shards"
     version: ClassVar[str] = "1"
     reads: ClassVar[tuple[str, ...]] = ("text", "source", PREFIX_COLUMN)
     writes: ClassVar[tuple[str, ...]] = ("shard", "offset", "length", "prefix_len")
@@ -71,8 +71,7 @@ class TokenShards(GlobalStage):
         if self.seq_len < 1:
             raise ValueError(f"token_shards: seq_len must be positive, got {self.seq_len}")
 
-    def plan(self, ctx, *inputs):
-        (parts,) = inputs
+    def plan(self, ctx, parts):
         spec = self.tokenizer
         if spec.path:
             tok = ctx.constant(toklib.load_json(spec.path))

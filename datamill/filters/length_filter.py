@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.stages.base import Filter, register, set_column
+from datamill.stage import Filter, set_column, Mode
 
 
-@register("length_filter")
 @dataclass(frozen=True)
 class LengthFilter(Filter):
+    use: ClassVar[str] = "length_filter"
     min_chars: int = 1  # empty documents carry nothing
     max_chars: int = 10_000_000  # larger is almost always a dump, not a document
     min_words: int = 0
     max_words: int = 2_000_000
-    mode: str = "drop"  # drop | annotate
+    mode: Mode = "drop"  # drop | annotate
 
     reads = ("text",)
     writes = ("num_chars", "num_words")

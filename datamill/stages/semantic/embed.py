@@ -11,17 +11,17 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from datamill.stages.base import MapStage, register
-from datamill.stages.embed import EmbedderFields
+from datamill.stage import MapStage
+from datamill.stages.semantic.encoders import EmbedderFields
 
 EMBEDDING = "embedding"
 
 
-@register("embed")
 @dataclasses.dataclass(frozen=True)
 class EmbeddingAnnotator(EmbedderFields, MapStage):
     """Embed ``text`` with a local model (default all-MiniLM-L6-v2, mean pooling)."""
 
+    use: ClassVar[str] = "embed"
     version: ClassVar[str] = "1"
     reads: ClassVar[tuple[str, ...]] = ("text",)
     writes: ClassVar[tuple[str, ...]] = (EMBEDDING,)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages import minhash as mh
-from datamill.stages.minhash_clusters import np_column as _np
+from datamill.stages.minhash import signatures as mh
+from datamill.stages.minhash.clusters import np_column as _np
 
 
 def _shingle_sets(table: pa.Table, rows: np.ndarray, opts: dict):

@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.stages.embed import from_arrow
-from datamill.stages.spherical_kmeans import EMBEDDING, row_hashes
+from datamill.stages.semantic.encoders import from_arrow
+from datamill.stages.semantic.spherical_kmeans import EMBEDDING, row_hashes
 
 KEEP_ORDERS = ("hard", "easy", "random")
 

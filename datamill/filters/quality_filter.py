@@ -18,17 +18,17 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.filters import _text, fasttext_model
-from datamill.stages.base import GlobalStage, register, with_reasons
-from datamill.stages.order_statistic import kth_smallest
+from datamill.stage import GlobalStage, with_reasons, Mode
+from datamill.order_statistic import kth_smallest
 
 REASON = "quality_low_score"
 
 
-@register("quality_filter")
 @dataclasses.dataclass(frozen=True)
 class QualityFilter(GlobalStage):
     """Keep the documents a fastText classifier scores highest (global top fraction or threshold)."""
 
+    use: ClassVar[str] = "quality_filter"
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = ("quality_score",)
 
@@ -37,7 +37,7 @@ class QualityFilter(GlobalStage):
     keep_fraction: float = 0.1  # DCLM-Baseline keeps the top 10% (Table 5: best of 10/15/20%)
     threshold: float | None = None  # fixed cutoff instead of keep_fraction (DCLM's model: 0.018112)
     normalize: bool = False  # as the model was trained (`fit-classifier --normalize`); DCLM: raw text
-    mode: str = "drop"  # drop | annotate (score every document, drop none)
+    mode: Mode = "drop"  # drop | annotate (score every document, drop none)
 
     def __post_init__(self):
         if not self.model:
@@ -54,8 +54,7 @@ class QualityFilter(GlobalStage):
         scores = fasttext_model.label_proba(model, texts, self.label)
         return _text.set_columns(table, {"quality_score": pa.array(scores, type=pa.float32())})
 
-    def plan(self, ctx, *inputs):
-        (parts,) = inputs
+    def plan(self, ctx, parts):
         scored = parts.map(self.score)
         if self.threshold is not None:
             cutoff = ctx.constant(float(np.float32(self.threshold)))

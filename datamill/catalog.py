@@ -1,0 +1,37 @@
+"""Every stage a config can name with ``use:``, in one place.
+
+Stage modules keep their heavy imports (torch, fasttext, vllm) inside functions, so importing
+them all here is cheap.
+"""
+
+from __future__ import annotations
+
+from datamill.filters.c4_quality import C4QualityFilter
+from datamill.filters.fineweb_quality import FineWebQualityFilter
+from datamill.filters.gopher_quality import GopherQualityFilter
+from datamill.filters.gopher_repetition import GopherRepetitionFilter
+from datamill.filters.language_filter import LanguageFilter
+from datamill.filters.length_filter import LengthFilter
+from datamill.filters.quality_filter import QualityFilter
+from datamill.filters.toxicity_filter import ToxicityFilter
+from datamill.stage import Stage
+from datamill.stages.clean_text import CleanText
+from datamill.stages.exact_dedup import ExactDedup
+from datamill.stages.metadata_prefix import MetadataPrefix
+from datamill.stages.minhash.minhash_dedup import MinHashDedup
+from datamill.stages.mix import Mix
+from datamill.stages.semantic.d4 import D4Prune
+from datamill.stages.semantic.embed import EmbeddingAnnotator
+from datamill.stages.semantic.semdedup import SemDeDup
+from datamill.stages.tokens.token_shards import TokenShards
+from datamill.synth.entigraph import EntiGraphSynth
+
+STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
+    # cleaning and exact/near/semantic deduplication
+    CleanText, ExactDedup, MinHashDedup, EmbeddingAnnotator, SemDeDup, D4Prune,
+    # filters: heuristic rule sets, classifiers, language, length
+    GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, FineWebQualityFilter, QualityFilter, ToxicityFilter,
+    LanguageFilter, LengthFilter,
+    # synthesis, conditioning, mixing, tokenization
+    EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
+)}

@@ -1,0 +1,98 @@
+"""The stage contract: what every stage is, and the few helpers stages share.
+
+A stage is a frozen dataclass whose fields are its whole config (YAML keys map 1:1 onto them).
+Three kinds:
+
+- ``MapStage``: ``__call__(table) -> table``, pure and row-local.
+- ``Filter``: ``annotate(table) -> table`` adds score columns, ``reasons(table) -> array`` gives
+  one removal reason per row (null = keep). The engine, not the filter, drops rows (unless
+  ``mode == "annotate"``), counts reasons and samples removed rows.
+- ``GlobalStage``: ``plan(ctx, inputs) -> Partitions`` composes per-partition tasks, shuffles
+  and reductions through the ``Partitions`` handle (``datamill/partitions.py``), never Dask itself.
+
+Any stage output that carries a ``REMOVAL_REASON`` column is split by the engine the way a
+filter's output is: null keeps the row, a string removes it for that reason; in ``annotate``
+mode nothing is removed and the reasons are counted as flags.
+
+``reads`` are the columns a stage needs from upstream, ``writes`` the columns it adds; the
+config loader checks every ``reads`` against the sources and upstream ``writes`` before a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from datamill.partitions import Partitions, PlanContext
+
+REMOVAL_REASON = "_removal_reason"
+Mode = Literal["drop", "annotate"]  # drop removed rows, or keep every row and only count reasons
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    use: ClassVar[str] = ""  # the `use:` name in configs (datamill/catalog.py lists them all)
+    kind: ClassVar[Literal["map", "filter", "global"]]
+    version: ClassVar[str] = "1"  # bump when outputs change for the same config
+    reads: ClassVar[tuple[str, ...]] = ("text",)
+    writes: ClassVar[tuple[str, ...]] = ()
+    mode: ClassVar[Mode] = "drop"  # stages that can annotate instead declare `mode: Mode` as a field
+
+    def config(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class MapStage(Stage):
+    kind: ClassVar[str] = "map"
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+
+class Filter(Stage):
+    kind: ClassVar[str] = "filter"
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        return table
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        """One entry per row of the annotated table: null keeps it, a string names the rule."""
+        raise NotImplementedError
+
+
+class GlobalStage(Stage):
+    kind: ClassVar[str] = "global"
+
+    def plan(self, ctx: PlanContext, parts: Partitions) -> Partitions:
+        """``parts``: every input's partitions, one after the other (several inputs are a union)."""
+        raise NotImplementedError
+
+
+def with_reasons(table: pa.Table, reasons: pa.Array) -> pa.Table:
+    """Attach per-row removal reasons (null = keep) for the engine to act on."""
+    reasons = pa.array(reasons, type=pa.string()) if not isinstance(reasons, pa.Array) else reasons
+    if len(reasons) != table.num_rows:
+        raise ValueError(f"{len(reasons)} reasons for {table.num_rows} rows")
+    return set_column(table, REMOVAL_REASON, reasons.cast(pa.string()))
+
+
+def set_column(table: pa.Table, name: str, values) -> pa.Table:
+    """Replace column ``name`` if present, else append it (stages re-run over their own output)."""
+    i = table.schema.get_field_index(name)
+    return table.set_column(i, name, values) if i >= 0 else table.append_column(name, values)
+
+
+def set_columns(table: pa.Table, values: dict[str, Any]) -> pa.Table:
+    for name, column in values.items():
+        table = set_column(table, name, column)
+    return table
+
+
+def require_column(table: pa.Table, name: str, stage: str) -> pa.ChunkedArray:
+    """The column, or a KeyError that names the stage, the column and the columns there are."""
+    if name not in table.column_names:
+        raise KeyError(f"{stage}: input has no column {name!r} (columns: {table.column_names})")
+    return table.column(name)
