@@ -94,3 +94,10 @@ def web_text(web_pages) -> pa.Table:
             if text:
                 rows.append({"id": page["id"], "url": page["url"], "text": text})
     return pa.Table.from_pylist(rows)
+
+
+def configured(cls, **fields):
+    """A stage built the way a config builds it (type-checked), for tests of config errors."""
+    from datamill.typed_config import build
+
+    return build(cls, fields, f"stage (use: {cls.use})")

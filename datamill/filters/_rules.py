@@ -33,11 +33,9 @@ class RuleSet(Filter):
 
 
 def check_rules(stage, rules: tuple[str, ...]) -> None:
-    """Validate ``mode`` and ``disable`` (called from ``__post_init__``); a YAML list is
+    """Validate ``disable`` (called from ``__post_init__``); a YAML list is
     accepted for ``disable`` and stored as a tuple so the frozen stage stays hashable."""
     name = type(stage).use or type(stage).__name__
-    if stage.mode not in ("drop", "annotate"):
-        raise ValueError(f"{name}: mode must be 'drop' or 'annotate', got {stage.mode!r}")
     disable = stage.disable
     if isinstance(disable, str) or not isinstance(disable, (list, tuple)):
         raise TypeError(f"{name}: disable must be a list of rule names, got {disable!r}")

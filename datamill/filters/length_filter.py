@@ -24,9 +24,6 @@ class LengthFilter(Filter):
     reads = ("text",)
     writes = ("num_chars", "num_words")
 
-    def __post_init__(self):
-        if self.mode not in ("drop", "annotate"):
-            raise ValueError("key 'mode' must be 'drop' or 'annotate'")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = table.column("text")

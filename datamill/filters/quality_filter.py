@@ -44,8 +44,6 @@ class QualityFilter(GlobalStage):
             raise ValueError("quality_filter: 'model' (a fastText .bin path) is required")
         if not 0.0 <= self.keep_fraction <= 1.0:
             raise ValueError(f"quality_filter: keep_fraction must be in [0, 1], got {self.keep_fraction}")
-        if self.mode not in ("drop", "annotate"):
-            raise ValueError(f"quality_filter: mode must be 'drop' or 'annotate', got {self.mode!r}")
 
     def score(self, table: pa.Table) -> pa.Table:
         model = fasttext_model.load(self.model, self.use)

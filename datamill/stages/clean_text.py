@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import re
 import unicodedata
@@ -20,7 +20,7 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 @dataclass(frozen=True)
 class CleanText(MapStage):
     use: ClassVar[str] = "clean_text"
-    normalization: str = "NFC"  # NFKC also folds compatibility forms (full-width letters, ligatures)
+    normalization: Literal["NFC", "NFKC", "NFD", "NFKD", "none"] = "NFC"  # NFKC also folds compatibility forms (full-width letters, ligatures)
     remove_control: bool = True  # C0 controls except tab/newline, DEL, zero-width space, BOM
     collapse_spaces: bool = True  # runs of horizontal whitespace -> one space; lines stripped
     max_blank_lines: int = 1  # at most this many empty lines in a row
@@ -28,10 +28,6 @@ class CleanText(MapStage):
     version = "1"
     reads = ("text",)
     writes = ("text",)
-
-    def __post_init__(self):
-        if self.normalization not in ("NFC", "NFKC", "NFD", "NFKD", "none"):
-            raise ValueError("key 'normalization' must be one of NFC, NFKC, NFD, NFKD, none")
 
     def clean(self, text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -34,10 +34,6 @@ class ExactDedup(GlobalStage):
     version = "1"
     writes = ("exact_duplicate_of",)
 
-    def __post_init__(self):
-        if self.mode not in ("drop", "annotate"):
-            raise ValueError("key 'mode' must be 'drop' or 'annotate'")
-
     def digest(self, text: str) -> int:
         text = _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
         return xxhash.xxh3_64_intdigest((text.lower() if self.lowercase else text).encode())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import string
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -18,8 +18,6 @@ import pyarrow as pa
 from datamill.stage import MapStage, with_reasons
 
 PREFIX_COLUMN = "metadata_prefix"
-HOST_MODES = ("host", "registered_domain", "tld", "hash")
-MISSING_MODES = ("none", "drop", "fixed")
 _EXTRACTOR: list = []  # one offline tldextract.TLDExtract per worker process
 
 
@@ -67,19 +65,14 @@ class MetadataPrefix(MapStage):
     writes: ClassVar[tuple[str, ...]] = (PREFIX_COLUMN,)
 
     template: str = "URL: {host}\n\n"  # MeCo README pack command: prefix "URL: ", suffix "\n\n"
-    host: str = "host"  # MeCo --use_short_url (full host); registered_domain | tld | hash are its ablations
+    host: Literal["host", "registered_domain", "tld", "hash"] = "host"  # MeCo --use_short_url (full host); registered_domain | tld | hash are its ablations
     url_column: str = "url"  # DESIGN.md §2 optional column
-    missing: str = "none"  # no URL: none (no prefix) | drop (remove the row) | fixed (use missing_host)
+    missing: Literal["none", "drop", "fixed"] = "none"  # no URL: none (no prefix) | drop (remove the row) | fixed (use missing_host)
     missing_host: str = "unknown"  # the {host} for documents without a URL when missing == "fixed"
     hash_salt: str = ""  # host mode "hash": hashed hosts keep MeCo's grouping (Gao et al. 2025, §5)
     hash_chars: int = 16  # hex characters of the hash kept
 
     def __post_init__(self):
-        if self.host not in HOST_MODES:
-            raise ValueError(f"metadata_prefix: host must be one of {', '.join(HOST_MODES)}, got {self.host!r}")
-        if self.missing not in MISSING_MODES:
-            raise ValueError(f"metadata_prefix: missing must be one of {', '.join(MISSING_MODES)}, "
-                             f"got {self.missing!r}")
         fields = {name for _, name, _, _ in string.Formatter().parse(self.template) if name is not None}
         if not fields <= {"host", "url"}:
             raise ValueError(f"metadata_prefix: template may use {{host}} and {{url}} only, got "

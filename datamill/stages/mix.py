@@ -13,7 +13,7 @@ depend on partitioning. Copies get ``mix_copy`` (0 = first) and are spread by a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,6 @@ from datamill.partitions import Partitions
 from datamill.stage import GlobalStage, set_column
 
 NBINS = 1 << 16
-COUNTS = ("tokenizer", "bytes", "words")
 
 
 def _hashes(seed: int, groups: list[str], ids: list[str]) -> np.ndarray:
@@ -43,9 +42,9 @@ class Mix(GlobalStage):
     writes: ClassVar[tuple[str, ...]] = ("source", "mix_copy")
 
     weights: dict[str, float] = field(default_factory=dict)  # target share of tokens per group (normalized)
-    by: str = "input"  # input: a group per upstream stage (written to `source`) | source: the source column
+    by: Literal["input", "source"] = "input"  # input: a group per upstream stage (written to `source`) | source: the source column
     total: int = 0  # size of the mix in `count` units; 0 = what the inputs hold together
-    count: str = "bytes"  # unit: tokenizer (exact: tokens + EOS, as token_shards stores them) | bytes | words
+    count: Literal["tokenizer", "bytes", "words"] = "bytes"  # unit: tokenizer (exact: tokens + EOS, as token_shards stores them) | bytes | words
     tokenizer: str = ""  # tokenizer.json, for count == "tokenizer"
     max_repeat: float = 4.0  # Muennighoff et al. 2023: up to ~4 epochs of repeated data ≈ unique data
     seed: int = 0  # which documents are taken and the order of copies
@@ -55,10 +54,6 @@ class Mix(GlobalStage):
             raise ValueError("mix: weights is required: target token share per input or source")
         if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
             raise ValueError(f"mix: weights must be non-negative with a positive sum, got {self.weights}")
-        if self.by not in ("input", "source"):
-            raise ValueError(f"mix: by must be 'input' or 'source', got {self.by!r}")
-        if self.count not in COUNTS:
-            raise ValueError(f"mix: count must be one of {', '.join(COUNTS)}, got {self.count!r}")
         if self.count == "tokenizer" and not self.tokenizer:
             raise ValueError("mix: count 'tokenizer' needs tokenizer: path/to/tokenizer.json")
         if self.total < 0 or self.max_repeat < 1:

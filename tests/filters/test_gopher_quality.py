@@ -1,6 +1,7 @@
 import pytest
 
 from datamill.filters.gopher_quality import GopherQualityFilter
+from tests.conftest import configured
 from tests.filters.texts import GOOD, annotated, filler, reason_of
 
 WORDS = GOOD.split()  # 109 words of prose
@@ -78,4 +79,4 @@ def test_bad_config_names_the_rule():
     with pytest.raises(ValueError, match="gopher_quality.*gopher_typo"):
         GopherQualityFilter(disable=("gopher_typo",))
     with pytest.raises(ValueError, match="mode"):
-        GopherQualityFilter(mode="keep")
+        configured(GopherQualityFilter, mode="keep")

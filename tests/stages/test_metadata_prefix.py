@@ -3,6 +3,8 @@ import json
 import pyarrow as pa
 import pytest
 
+from tests.conftest import configured
+
 from datamill.stage import REMOVAL_REASON
 from datamill.stages.metadata_prefix import PREFIX_COLUMN, MetadataPrefix, url_host
 from datamill.catalog import STAGES
@@ -56,10 +58,10 @@ def test_text_and_other_columns_are_unchanged_and_rerun_replaces_the_prefix():
 
 
 def test_bad_config_names_the_key():
-    with pytest.raises(ValueError, match="host must be one of"):
-        MetadataPrefix(host="domain")
-    with pytest.raises(ValueError, match="missing must be one of"):
-        MetadataPrefix(missing="skip")
+    with pytest.raises(ValueError, match="key 'host'.*'registered_domain'"):
+        configured(MetadataPrefix, host="domain")
+    with pytest.raises(ValueError, match="key 'missing'.*'fixed'"):
+        configured(MetadataPrefix, missing="skip")
     with pytest.raises(ValueError, match="template may use"):
         MetadataPrefix(template="URL: {domain}\n\n")
 

@@ -5,10 +5,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from datamill.stages.minhash import signatures as mh
-from datamill.stages.minhash import lsh
 from datamill.stage import REMOVAL_REASON
+from datamill.stages.minhash import lsh, signatures as mh
 from datamill.stages.minhash.minhash_dedup import MinHashDedup
+from tests.conftest import configured
 
 
 def _words(shared_data):
@@ -193,7 +193,7 @@ def test_presets_and_datasketch_parameter_search():
 ])
 def test_bad_config_names_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        MinHashDedup(**kwargs)
+        configured(MinHashDedup, **kwargs)
 
 
 def test_bad_keep_column_is_reported(client, corpus):

@@ -19,7 +19,6 @@ from datamill.stages.semantic.embed import ensure_embedding
 from datamill.order_statistic import kth_smallest
 from datamill.stages.semantic.semdedup_tiles import KEEP_ORDERS, max_similarity
 
-MODES = ("drop", "annotate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +43,6 @@ class ClusterFields:
             raise ValueError(f"{stage}: r_dedup={self.r_dedup} must be in (0, 1]")
         if self.which_to_keep not in KEEP_ORDERS:
             raise ValueError(f"{stage}: which_to_keep={self.which_to_keep!r}, expected one of {KEEP_ORDERS}")
-        if self.mode not in MODES:
-            raise ValueError(f"{stage}: mode={self.mode!r}, expected one of {MODES}")
         if self.n_clusters < 0 or self.sample_size < 1 or self.niter < 1 or self.tile_rows < 2:
             raise ValueError(f"{stage}: n_clusters >= 0, sample_size >= 1, niter >= 1, tile_rows >= 2")
 
