@@ -1,8 +1,8 @@
 """A labelled training set for a stand-in quality classifier: ~2 KB windows of the QuALITY /
 Project Gutenberg stories (``hq``, the GPT-3 / Pile idea of "books as reference text") vs
 windows of Common Crawl text from the Dolma fixtures (``cc``). DCLM's released classifier
-(OpenHermes + ELI5 vs RefinedWeb, METHODS.md §6.1) cannot be downloaded here; this has its
-shape, not its judgement.
+(OpenHermes + ELI5 vs RefinedWeb; docs/METHODS.md, "fastText quality classifier") cannot be
+downloaded here; this has its shape, not its judgement.
 
     .venv/bin/python benchmarks/filters_quality_data.py -o runs/quality-standin/train.jsonl
     datamill fit-classifier runs/quality-standin/train.jsonl -o runs/quality-standin/quality.bin \

@@ -4,7 +4,7 @@ Writes synthetic shards in the real format (lognormal document lengths, mean ~60
 half the documents with an 8-token MeCo prefix, 3 sources, 64M-token files), then times:
 
   raw       random (seq_len + 1)-token windows sliced from one uint16 memmap into an int64
-            (B, T + 1) array: the PERF.md anchor (~190M tokens/s on one core), no masks
+            (B, T + 1) array: the anchor of docs/PERFORMANCE.md, "Anchors"; no masks
   loader    ShardLoader.next_batch(), random order, weights by tokens (masks, segments, sources)
   strip     the same in MeCo cooldown mode (prefixes cut out: more pieces per window)
   weighted  explicit source weights (stride scheduling) and 8 data-parallel ranks' schedule
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=1024)
     ap.add_argument("--batches", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--trainer-tokens-per-s", type=float, default=500_000)  # PERF.md: nanoGPT 124M, H100
+    ap.add_argument("--trainer-tokens-per-s", type=float, default=500_000)  # docs/PERFORMANCE.md, "Anchors": a 124M model on one H100/H200
     args = ap.parse_args()
     B, T = args.batch, args.seq_len
     with tempfile.TemporaryDirectory() as tmp:

@@ -108,8 +108,8 @@ def build(pool: list[str], n_docs: int, dup_frac: float, sub_rate: float, target
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=1_000_000)
-    ap.add_argument("--dup-frac", type=float, default=0.05, help="planted near-copies (PERF.md: 5%%)")
-    ap.add_argument("--sub-rate", type=float, default=0.03, help="words substituted (PERF.md: 3%%)")
+    ap.add_argument("--dup-frac", type=float, default=0.05, help="planted near-copies (results/minhash.md: 5%%)")
+    ap.add_argument("--sub-rate", type=float, default=0.03, help="words substituted (results/minhash.md: 3%%)")
     ap.add_argument("--target-chars", type=int, default=1850, help="paragraphs are added until this; mean ~2 KB")
     ap.add_argument("--rows-per-file", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=0)

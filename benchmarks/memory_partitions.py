@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-DOC_WORDS = 350  # ~2 KB documents, like the PERF.md anchors
+DOC_WORDS = 350  # ~2 KB documents, like the MinHash and filter benchmarks (results/minhash.md, results/filters.md)
 
 
 def write_corpus(directory: Path, megabytes: float, file_mb: float = 8.0, seed: int = 0) -> int:

@@ -9,7 +9,7 @@ Runs in its OWN virtualenv (never the project's):
 Equivalent settings to ``minhash_dedup preset=fineweb``: word 5-grams, 14 buckets x 8 hashes,
 datatrove's own text normalisation, 2 workers, LocalPipelineExecutor, its 4 stages (signatures,
 buckets, cluster, filter) timed one by one. ``--tokenizer whitespace`` swaps datatrove's
-default spaCy word tokenizer for ``str.split`` (not its default; PERF.md measured both).
+default spaCy word tokenizer for ``str.split`` (not its default; results/minhash.md measures both).
 Prints one JSON line with per-stage wall seconds, peak RSS and recall on the planted pairs.
 """
 

@@ -15,7 +15,8 @@ Run (repo root, checkout on PYTHONPATH; needs only torch, numpy, pyarrow):
     PYTHONPATH=. python benchmarks/gpu/trainer.py              # H100/H200, ~2-3 min with compile
     PYTHONPATH=. python benchmarks/gpu/trainer.py --tiny       # CPU self-check of the script
 
-MFU = tokens/s * (6N + 12*L*d*T) / (989e12 dense bf16, H100 SXM / H200), nanoGPT's formula (PERF.md).
+MFU = tokens/s * (6N + 12*L*d*T) / (989e12 dense bf16, H100 SXM / H200), nanoGPT's formula
+(docs/PERFORMANCE.md, "Trainer MFU convention").
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ def test_large_small_star_matches_scipy_components():
 def test_presets_and_datasketch_parameter_search():
     assert MinHashDedup(preset="fineweb").lsh_params() == (112, 14, 8)
     assert MinHashDedup(preset="lee").lsh_params() == (9000, 450, 20)
-    assert MinHashDedup(threshold=0.8).lsh_params() == (128, 9, 13)  # METHODS.md 4.4
+    assert MinHashDedup(threshold=0.8).lsh_params() == (128, 9, 13)  # datasketch's own search: docs/METHODS.md, "LSH banding"
     assert MinHashDedup(threshold=0.7).lsh_params() == (128, 14, 9)
     assert MinHashDedup(threshold=0.85, num_perm=256).lsh_params() == (256, 13, 19)
     curve = lsh.s_curve(14, 8)
