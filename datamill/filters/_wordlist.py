@@ -25,7 +25,7 @@ def _pattern(path: str, stage: str) -> str:
             file = Path(path)
             if not file.is_file():
                 raise FileNotFoundError(f"{stage}: word list {path!r} not found "
-                                        "(e.g. ../shared/data/badwords-ldnoobw/en)")
+                                        "(e.g. a local copy of LDNOOBW's en list)")
             entries = sorted({w.strip().lower() for w in file.read_text(encoding="utf-8").splitlines()
                               if w.strip()}, key=len, reverse=True)
             if not entries:

@@ -19,7 +19,7 @@ from datamill.filters._rules import RuleSet, column, first_reason
 from datamill.stage import Mode
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # Gopher, App. A
-BULLETS = ("•", "-")  # METHODS.md §6.3: "lines starting with a bullet (• or -)"
+BULLETS = ("•", "-")  # docs/METHODS.md, "Gopher quality rules": "lines starting with a bullet (• or -)"
 ELLIPSES = ("...", "…")
 
 COLUMNS = ("gopher_num_words", "gopher_mean_word_length", "gopher_hash_ratio",

@@ -50,7 +50,7 @@ class ToxicityFilter(Filter):
     remove_sentences: bool = True  # cut toxic sentences out of the text (Dolma mixer)
     min_sentence_words: int = 2  # shorter sentences ("1.", "Yes.") are not scored: too little
     # evidence, the classifier returns its prior (Dolma scores every sentence: 1)
-    wordlist_path: str = ""  # LDNOOBW list, e.g. ../shared/data/badwords-ldnoobw/en; "" = off
+    wordlist_path: str = ""  # LDNOOBW list, one entry per line (e.g. its en file); "" = off
     max_bad_words: int = 0  # drop a document with more listed words than this (C4: any)
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: Mode = "drop"  # drop | annotate

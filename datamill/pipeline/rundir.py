@@ -1,6 +1,6 @@
 """The run directory: atomic writes, cache keys, and which partitions a later run may trust.
 
-Layout per stage (DESIGN.md §5): ``part-NNNNN.parquet``, ``part-NNNNN.stats.json`` (written
+Layout per stage (docs/ARCHITECTURE.md, "The run directory"): ``part-NNNNN.parquet``, ``part-NNNNN.stats.json`` (written
 last: a partition is trusted only when its stats file exists and carries the stage's key),
 ``_rejected/part-NNNNN.parquet``, ``_stats.json``, ``_KEY``, ``_SUCCESS``.
 """

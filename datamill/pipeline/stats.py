@@ -1,4 +1,4 @@
-"""Per-partition statistics computed by tasks and merged by the driver (DESIGN.md §6).
+"""Per-partition statistics computed by tasks and merged by the driver (docs/ARCHITECTURE.md, "A partition through a chain").
 
 Histograms use one fixed binning for every column so partitions merge by adding counts:
 20 bins of width 0.05 on [0, 1] (scores, fractions), powers of two above 1 (lengths, sizes),

@@ -1,1 +1,3 @@
-"""Stages (DESIGN.md §3): the contract lives in ``base``; each module holds one algorithm."""
+"""General stages, and families of stages by algorithm (``minhash/``, ``semantic/``, ``tokens/``).
+
+The contract every stage follows is ``datamill/stage.py``; ``datamill/catalog.py`` lists them all."""

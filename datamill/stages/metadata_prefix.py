@@ -1,4 +1,4 @@
-"""MeCo metadata conditioning (Gao et al. 2025, arXiv 2501.01956; METHODS.md §2).
+"""MeCo metadata conditioning (Gao et al. 2025, arXiv 2501.01956; docs/METHODS.md, "MeCo metadata conditioning").
 
 Adds a ``metadata_prefix`` column, e.g. ``"URL: en.wikipedia.org\\n\\n"``, that ``token_shards``
 tokenizes on its own and stores ahead of the document with its token count, so the trainer
@@ -66,7 +66,7 @@ class MetadataPrefix(MapStage):
 
     template: str = "URL: {host}\n\n"  # MeCo README pack command: prefix "URL: ", suffix "\n\n"
     host: Literal["host", "registered_domain", "tld", "hash"] = "host"  # MeCo --use_short_url (full host); registered_domain | tld | hash are its ablations
-    url_column: str = "url"  # DESIGN.md §2 optional column
+    url_column: str = "url"  # optional column: docs/ARCHITECTURE.md, "Documents"
     missing: Literal["none", "drop", "fixed"] = "none"  # no URL: none (no prefix) | drop (remove the row) | fixed (use missing_host)
     missing_host: str = "unknown"  # the {host} for documents without a URL when missing == "fixed"
     hash_salt: str = ""  # host mode "hash": hashed hosts keep MeCo's grouping (Gao et al. 2025, §5)

@@ -1,4 +1,4 @@
-"""EntiGraph (Yang et al. 2024, "Synthetic continued pretraining", arXiv 2409.07431; METHODS.md §1):
+"""EntiGraph (Yang et al. 2024, "Synthetic continued pretraining", arXiv 2409.07431; docs/METHODS.md, "EntiGraph synthesis"):
 per document, extract a summary and entities, then write a relation analysis for entity pairs
 and for triples in a seeded shuffled order until a per-document budget is spent.
 

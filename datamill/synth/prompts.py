@@ -1,4 +1,4 @@
-"""Default EntiGraph prompt templates, written for datamill after the structure in METHODS.md §1.2.
+"""Default EntiGraph prompt templates, written for datamill after the structure of Yang et al. 2024's prompts (docs/METHODS.md, "EntiGraph synthesis").
 
 Every request is a system message plus a user message. The user message is the document,
 followed for the relation steps by the entities as a bullet list. Templates are Python

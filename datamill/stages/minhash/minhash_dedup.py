@@ -28,7 +28,7 @@ from datamill.stage import GlobalStage, with_reasons, Mode
 REASON = "minhash_duplicate"
 PRESETS = {  # name -> (num_perm, bands, rows); word 5-grams in all three
     "fineweb": (112, 14, 8),  # FineWeb, Penedo et al. 2024 (datatrove MinhashConfig)
-    "lee": (9000, 450, 20),  # Lee et al. 2022 NearDup, read as 450 bands x 20 rows (METHODS.md 4.1)
+    "lee": (9000, 450, 20),  # Lee et al. 2022 NearDup, read as 450 bands x 20 rows (docs/METHODS.md, "LSH banding")
     "refinedweb": (9000, 450, 20),  # RefinedWeb, Penedo et al. 2023: "20 buckets of 450 hashes", same reading
 }
 MAX_ROUNDS = 64  # large/small-star needs O(log^2 n) rounds; more means a bug, not a big graph

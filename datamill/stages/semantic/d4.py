@@ -1,5 +1,5 @@
 """D4 (Tirumala et al. 2023, arXiv 2308.12284): SemDeDup, then re-cluster the survivors and drop
-the most prototypical ones (SSL prototypes, Sorscher et al. 2022), METHODS.md §3.1.
+the most prototypical ones (SSL prototypes, Sorscher et al. 2022), docs/METHODS.md, "D4 and SSL prototypes".
 
 Survivors are re-clustered with the same K; each gets its cosine distance to its new centroid,
 and the ``1 - r_proto`` fraction of them nearest their centroids is removed (one cut over all

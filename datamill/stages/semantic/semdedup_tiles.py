@@ -1,4 +1,4 @@
-"""SemDeDup's per-cluster kernel as Dask tasks (METHODS.md §3.2).
+"""SemDeDup's per-cluster kernel as Dask tasks (docs/METHODS.md, "SemDeDup").
 
 Within a cluster, rows are ordered by a partition-independent key (``hard``: similarity to the
 centroid ascending, i.e. farthest first, as the reference keeps; ties by id), and each row gets

@@ -1,4 +1,4 @@
-"""Spherical k-means over partitions, shared by ``semdedup`` and ``d4`` (METHODS.md §3).
+"""Spherical k-means over partitions, shared by ``semdedup`` and ``d4`` (docs/METHODS.md, "Spherical k-means").
 
 Fit on a seeded sample, assign every row: the sample is the ``sample_size`` rows with the
 smallest ``xxh3(seed, id)``, found in two passes (per-partition smallest hashes -> global

@@ -1,4 +1,4 @@
-"""``token_shards``: tokenize documents and write training shards (DESIGN.md §7).
+"""``token_shards``: tokenize documents and write training shards (docs/METHODS.md, "Tokenization and token shards"; the format is datamill/shards.py).
 
 Plan: (1) train the tokenizer once on a seeded, byte-bounded sample gathered by a tree reduce
 (or load a tokenizer.json); (2) one task per partition tokenizes it and writes its shard files
@@ -58,8 +58,8 @@ class TokenShards(GlobalStage):
     tokenizer: TokenizerSpec = field(default_factory=TokenizerSpec)
     seq_len: int = 2048  # recorded in the manifest for trainers; the loader takes its own
     max_shard_tokens: int = 1 << 27  # 256 MiB of uint16 per file (Megatron/nanoGPT shards: ~100M tokens)
-    text_column: str = "text"  # DESIGN.md §2
-    source_column: str = "source"  # DESIGN.md §2: the label used for mixing and per-source loss
+    text_column: str = "text"  # docs/ARCHITECTURE.md, "Documents"
+    source_column: str = "source"  # docs/ARCHITECTURE.md, "Documents": the label used for mixing and per-source loss
     default_source: str = "default"  # for rows without a source
     score_columns: tuple[str, ...] = ("*_score", "num_*", "*_difficulty")  # copied into the index for schedulers
 
