@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.command == "run":
         _quiet_dask(logging.DEBUG if args.verbose else logging.WARNING)
-    from datamill.pipeline.sources import DataError
+    from datamill.pipeline.source_config import DataError
     from datamill.typed_config import ConfigError
 
     try:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from datamill.pipeline.sources import SourceConfig
+from datamill.pipeline.source_config import SourceConfig
 from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override
 from datamill.stage import Stage
 from datamill.catalog import STAGES

@@ -9,7 +9,8 @@ from itertools import islice
 import fsspec
 import pyarrow as pa
 
-from datamill.pipeline.sources import BadRecords, Chunk, SourceConfig, doc_table, open_binary, stable_id
+from datamill.pipeline.io.compressed import open_binary
+from datamill.pipeline.source_config import BadRecords, Chunk, SourceConfig, doc_table, stable_id
 
 # a \uD800-\uDFFF escape: json.loads accepts a lone one, Arrow (UTF-8) cannot store it
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -239,3 +240,7 @@ def read_python_docs(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Tab
 
     docs = python_docs()[chunk.start:chunk.start + chunk.count]
     return doc_table(cfg, [{"id": d["id"], "text": d["text"], "url": d["url"], "meta": None} for d in docs])
+
+
+READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "warc": read_warc, "hf": read_hf,
+           "python_docs": read_python_docs}  # one per source_config.FORMATS

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.pipeline import rundir
-from datamill.pipeline.sources import Chunk, SourceConfig, read_chunk
+from datamill.pipeline.source_config import Chunk, SourceConfig
+from datamill.pipeline.sources import read_chunk
 from datamill.pipeline.stats import partition_stats
 from datamill.stage import REMOVAL_REASON, Stage, with_reasons
 

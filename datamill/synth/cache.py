@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from datamill.synth.backends import Backend, ChatRequest, ChatResult
+from datamill.synth.backend_types import Backend, ChatRequest, ChatResult
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS completions (
     key TEXT PRIMARY KEY, model TEXT, text TEXT, prompt_tokens INTEGER,

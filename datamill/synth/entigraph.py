@@ -20,7 +20,8 @@ from dataclasses import field
 import pyarrow as pa
 
 from datamill.stage import GlobalStage
-from datamill.synth.backends import BackendConfig, get_backend
+from datamill.synth.backend_types import BackendConfig
+from datamill.synth.backends import get_backend
 from datamill.synth.cache import RequestCache
 from datamill.synth.prompts import resolve_prompts
 from datamill.synth.steps import EntiGraphRun

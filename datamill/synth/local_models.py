@@ -14,7 +14,7 @@ import os
 import threading
 from itertools import groupby
 
-from datamill.synth.backends import BackendConfig, ChatRequest, ChatResult, OnResult
+from datamill.synth.backend_types import BackendConfig, ChatRequest, ChatResult, OnResult
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
-from datamill.synth.backends import ChatRequest
+from datamill.synth.backend_types import ChatRequest
 from datamill.synth.cache import LLMStats, generate_cached
 from datamill.synth.parsing import parse_entities
 from datamill.synth.prompts import ENTITIES_SCHEMA, entity_messages, prompt_hash, relation_messages

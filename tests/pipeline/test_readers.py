@@ -7,7 +7,7 @@ import pytest
 
 from datamill.pipeline.io import read_rejected, read_stage
 from datamill.pipeline.runner import run_pipeline
-from datamill.pipeline.sources import DataError
+from datamill.pipeline.source_config import DataError
 
 
 def run_source(client, tmp_path, source: dict, stages=None):

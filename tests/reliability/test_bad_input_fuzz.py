@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datamill.pipeline.formats import _warc_responses
-from datamill.pipeline.sources import DataError, SourceConfig, list_files, plan_source, read_chunk
+from datamill.pipeline.source_config import DataError, SourceConfig
+from datamill.pipeline.sources import list_files, plan_source, read_chunk
 from tests.reliability.figures import record
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

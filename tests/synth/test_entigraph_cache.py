@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from datamill.synth.backends import ChatRequest, ChatResult
+from datamill.synth.backend_types import ChatRequest, ChatResult
 from datamill.synth.cache import LLMStats, RequestCache, generate_cached, request_key
 
 

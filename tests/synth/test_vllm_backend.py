@@ -7,7 +7,8 @@ import types
 import pytest
 
 from datamill.synth import backends
-from datamill.synth.backends import BackendConfig, ChatRequest, get_backend
+from datamill.synth.backend_types import BackendConfig, ChatRequest
+from datamill.synth.backends import get_backend
 
 
 @pytest.fixture
