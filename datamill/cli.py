@@ -1,4 +1,4 @@
-"""``datamill run|stats|show|report|train|fit-classifier|export-hf``."""
+"""``datamill run|stats|show|report|stages|train|fit-classifier|export-hf``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="self-contained HTML report of a run")
     report.add_argument("run_dir")
     report.add_argument("-o", "--output", default="report.html")
+
+    stages = sub.add_parser("stages", help="list every stage, or describe one stage's parameters")
+    stages.add_argument("name", nargs="?", help="a stage's `use:` name, e.g. minhash_dedup")
 
     for name, (_, help_) in DELEGATED.items():
         sub.add_parser(name, help=help_, add_help=False)
@@ -125,7 +128,18 @@ def _report(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "stats": _stats, "show": _show, "report": _report}
+def _stages(args) -> int:
+    from datamill.stage_docs import describe, summary
+
+    try:
+        print(describe(args.name) if args.name else summary())
+    except KeyError as e:
+        print(f"datamill stages: error: {e.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+COMMANDS = {"run": _run, "stats": _stats, "show": _show, "report": _report, "stages": _stages}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,11 +14,13 @@ from datamill.stage import Filter, set_column, Mode
 
 @dataclass(frozen=True)
 class LengthFilter(Filter):
+    """Drop documents outside character and word-count bounds."""
+
     use: ClassVar[str] = "length_filter"
     min_chars: int = 1  # empty documents carry nothing
     max_chars: int = 10_000_000  # larger is almost always a dump, not a document
-    min_words: int = 0
-    max_words: int = 2_000_000
+    min_words: int = 0  # whitespace-separated words; 0 keeps empty-of-words documents
+    max_words: int = 2_000_000  # a document that long is a dump, as with max_chars
     mode: Mode = "drop"  # drop | annotate
 
     reads = ("text",)

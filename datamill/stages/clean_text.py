@@ -19,6 +19,8 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 @dataclass(frozen=True)
 class CleanText(MapStage):
+    """Unicode normalisation, control characters, runs of spaces and blank lines."""
+
     use: ClassVar[str] = "clean_text"
     normalization: Literal["NFC", "NFKC", "NFD", "NFKD", "none"] = "NFC"  # NFKC also folds compatibility forms (full-width letters, ligatures)
     remove_control: bool = True  # C0 controls except tab/newline, DEL, zero-width space, BOM

@@ -27,6 +27,8 @@ _WS = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class ExactDedup(GlobalStage):
+    """Keep the first document (smallest id) of each group with the same normalised text."""
+
     use: ClassVar[str] = "exact_dedup"
     lowercase: bool = False  # True also merges documents that differ only in case
     mode: Mode = "drop"  # drop | annotate (writes exact_duplicate_of, keeps every row)

@@ -44,13 +44,13 @@ class MinHashDedup(GlobalStage):
     reads: ClassVar[tuple[str, ...]] = ("id", "text")
     writes: ClassVar[tuple[str, ...]] = ("minhash_cluster", "is_duplicate")
 
-    preset: Literal["none", "fineweb", "lee", "refinedweb"] = "none"  #: sets num_perm, bands, rows
+    preset: Literal["none", "fineweb", "lee", "refinedweb"] = "none"  # a named setting of num_perm, bands and rows
     threshold: float = 0.8  # Jaccard; Lee et al. 2022 verify at 0.8; picks bands x rows if unset
     num_perm: int = 128  # datasketch MinHash default
     bands: int = 0  # 0 with rows 0: datasketch's optimal (b, r) for `threshold` (MinHashLSH)
     rows: int = 0  # hashes per band
     ngram: int = 5  # word 5-grams: Lee et al. 2022, RefinedWeb, FineWeb
-    shingle: Literal["word", "char"] = "word"
+    shingle: Literal["word", "char"] = "word"  # n-grams of words, or of characters
     seed: int = 1  # datasketch MinHash default
     hash: Literal["fast", "datasketch"] = "fast"  # (bit-exact datasketch.MinHash values, ~6x slower)
     lowercase: bool = True  # datatrove TextNormConfig defaults, as FineWeb

@@ -55,7 +55,7 @@ class TokenShards(GlobalStage):
     reads: ClassVar[tuple[str, ...]] = ("text", "source", PREFIX_COLUMN)
     writes: ClassVar[tuple[str, ...]] = ("shard", "offset", "length", "prefix_len")
 
-    tokenizer: TokenizerSpec = field(default_factory=TokenizerSpec)
+    tokenizer: TokenizerSpec = field(default_factory=TokenizerSpec)  # train a BPE on a sample, or load one
     seq_len: int = 2048  # recorded in the manifest for trainers; the loader takes its own
     max_shard_tokens: int = 1 << 27  # 256 MiB of uint16 per file (Megatron/nanoGPT shards: ~100M tokens)
     text_column: str = "text"  # docs/ARCHITECTURE.md, "Documents"
