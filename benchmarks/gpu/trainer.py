@@ -15,7 +15,7 @@ Run (repo root, checkout on PYTHONPATH; needs only torch, numpy, pyarrow):
     PYTHONPATH=. python benchmarks/gpu/trainer.py              # H100/H200, ~2-3 min with compile
     PYTHONPATH=. python benchmarks/gpu/trainer.py --tiny       # CPU self-check of the script
 
-MFU = tokens/s * (6N + 12*L*d*T) / (989e12 dense bf16, H100 SXM / H200), nanoGPT's formula (PERF.md).
+MFU = tokens/s * (6N + 12*L*d*T) / (989e12 dense bf16, H100 SXM / H200), nanoGPT's formula (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import torch
 
 from datamill.train.batches import Micro
 from datamill.train.config import load_config
-from datamill.train.loop import autocast, train_step
+from datamill.train.loop import train_step
 from datamill.train.model import Transformer, doc_mask
 from datamill.train.optim import configure_optimizer, flops_per_token, mfu
+from datamill.train.setup import autocast
 
 ROOT = Path(__file__).resolve().parents[2]
 NANOGPT = ROOT / "bench-data" / "nanogpt" / "model.py"
