@@ -1,6 +1,6 @@
 """Uniform mixing vs dynamic domain weights vs curricula, at equal tokens, on real multi-source data.
 
-Sources (all from ../shared/data or the Python install, nothing downloaded):
+Sources (all from the shared data dir, $DATAMILL_SHARED_DATA, or the Python install, nothing downloaded):
   web      the 990 trafilatura evaluation pages, main text extracted (datamill.pipeline.io.html)
   stories  the 127 Project Gutenberg stories of SQuALITY
   docs     CPython's documentation (datamill.pipeline.pydocs.python_docs)
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ARMS = ("uniform", "dynamic", "curr_ppl", "curr_compress", "anti_ppl", "docstart")
 SOURCES = ("docs", "stories", "web")
-sys.path.insert(0, str(ROOT))  # the test helpers that read ../shared/data
+sys.path.insert(0, str(ROOT))  # the test helpers that read the shared data dir
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> int:
@@ -136,8 +136,7 @@ def train_arm(name: str, work: Path, shards: Path, args, sampler: dict | None) -
 
 
 def _curriculum(scores: Path, column: str, args, **over) -> dict:
-    return {"class": "datamill.schedulers:Schedulers",
-            "curriculum": {"column": column, "scores": str(scores), "pacing": "root", "p": 2.0,
+    return {"curriculum": {"column": column, "scores": str(scores), "pacing": "root", "p": 2.0,
                            "length": args.steps // 2, "start": 0.1, **over}}
 
 
@@ -243,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = prepare_sources(work)
     print("source bytes:", sizes, flush=True)
     shards = build_shards(work, args.vocab, args.seq_len)
-    from datamill.schedulers.difficulty import compression_difficulty, perplexity_difficulty, write_scores
+    from datamill.schedulers.difficulty import compression_difficulty, write_scores
+    from datamill.train.difficulty import perplexity_difficulty
 
     for arm in ARMS:
         if arm not in args.arms.split(","):
@@ -251,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         if arm == "uniform":
             sampler = None
         elif arm == "dynamic":
-            sampler = {"class": "datamill.schedulers:Schedulers",
-                       "domain_weights": {"reference": str(work / args.runs / "uniform"), "eta": 1.0,
+            sampler = {"domain_weights": {"reference": str(work / args.runs / "uniform"), "eta": 1.0,
                                           "smoothing": 1e-4, "clip": False}}
         elif arm in ("curr_ppl", "anti_ppl", "docstart"):
             scores = work / "ppl_difficulty.parquet"

@@ -10,7 +10,7 @@ import sys
 
 # Subcommands owned by other parts of the package; each module has main(argv) -> int.
 DELEGATED = {
-    "train": ("datamill.train.cli", "train a model on datamill shards (CONFIG)"),
+    "train": ("datamill.train_command", "train a model on datamill shards (CONFIG)"),
     "fit-classifier": ("datamill.filters.fit_classifier", "train a fastText classifier from labelled data"),
     "export-hf": ("datamill.train.hf_dataset", "export token shards as a Hugging Face dataset"),
 }

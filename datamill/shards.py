@@ -1,4 +1,4 @@
-"""The token-shard format (DESIGN.md §7): writing, reading and verifying it.
+"""The token-shard format (docs/ARCHITECTURE.md §7): writing, reading and verifying it.
 
 A shard directory holds ``manifest.json``, ``tokenizer.json`` and, under ``shards/``, per shard
 a flat token file ``NAME.bin`` (native-endian ``uint16`` when the vocabulary fits, else

@@ -10,6 +10,8 @@ sees it).
 from __future__ import annotations
 
 import dataclasses
+import re
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +22,15 @@ import yaml
 
 class ConfigError(ValueError):
     """A config problem found before any work runs."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus floats without a dot (``1e-3``, YAML 1.2), which YAML 1.1 reads as
+    text: ``--set optim.lr=1e-3`` must be a number."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 class _RelativeToConfig:
@@ -47,7 +58,9 @@ def resolve_path(path: str, base: Path | None) -> str:
 def build(cls: type, fields: dict, where: str, base: Path | None = None):
     """Each value is checked strictly against its field's annotation (no str -> number coercion,
     int -> float allowed); YAML lists become tuples for tuple fields, mappings become nested config
-    dataclasses. ``FilePath`` fields (alone or in a list/tuple) are resolved against ``base``."""
+    dataclasses (for ``D | None`` too, and for ``A | B``, picked by the mapping's ``kind`` against
+    each class's ``kind: Literal[...]`` field). ``FilePath`` fields (alone, in a list/tuple or in
+    a union) are resolved against ``base``."""
     allowed = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(fields) - set(allowed)
     if unknown:
@@ -56,8 +69,10 @@ def build(cls: type, fields: dict, where: str, base: Path | None = None):
     values = {}
     for key, value in fields.items():
         expected = hints[key]
-        if dataclasses.is_dataclass(expected) and isinstance(value, dict):
-            values[key] = build(expected, value, f"{where}, key {key!r}", base)
+        sections = [a for a in _arms(expected) if dataclasses.is_dataclass(a)]
+        if sections and isinstance(value, dict):
+            section = _pick_section(sections, value, f"{where}, key {key!r}")
+            values[key] = build(section, value, f"{where}, key {key!r}", base)
             continue
         if isinstance(value, list) and typing.get_origin(expected) is tuple:
             value = tuple(value)
@@ -74,8 +89,23 @@ def build(cls: type, fields: dict, where: str, base: Path | None = None):
         raise ConfigError(f"{where}: {e}") from None
 
 
+def _arms(hint: Any) -> tuple:
+    """The members of a union annotation (``A | B``, ``Optional[A]``), or the annotation itself."""
+    return typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+
+
+def _pick_section(sections: list[type], value: dict, where: str) -> type:
+    if len(sections) == 1:
+        return sections[0]
+    kinds = {typing.get_args(typing.get_type_hints(c)["kind"])[0]: c for c in sections}
+    if value.get("kind") not in kinds:
+        raise ConfigError(f"{where}: key 'kind': expected one of {', '.join(map(repr, kinds))}, "
+                          f"got {value.get('kind')!r}")
+    return kinds[value["kind"]]
+
+
 def _resolve_paths(hint: Any, value: Any, base: Path | None) -> Any:
-    if is_file_path(hint):
+    if is_file_path(hint) or (isinstance(value, str) and any(is_file_path(a) for a in _arms(hint))):
         return resolve_path(value, base)
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (list, tuple) and args and is_file_path(args[0]):
@@ -95,7 +125,7 @@ def load_yaml(path: str | Path, what: str = "config") -> dict:
     """A YAML file that must hold a mapping."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_Loader)
     except FileNotFoundError:
         raise ConfigError(f"{what} file not found: {path}") from None
     except yaml.YAMLError as e:
@@ -113,7 +143,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. stages.near.threshold=0.85")
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:
         value = text
     return key.split("."), value

@@ -33,9 +33,10 @@ import torch
 
 from datamill.train.batches import Micro
 from datamill.train.config import load_config
-from datamill.train.loop import autocast, train_step
+from datamill.train.loop import train_step
 from datamill.train.model import Transformer, doc_mask
 from datamill.train.optim import configure_optimizer, flops_per_token, mfu
+from datamill.train.setup import autocast
 
 ROOT = Path(__file__).resolve().parents[2]
 NANOGPT = ROOT / "bench-data" / "nanogpt" / "model.py"

@@ -1,4 +1,4 @@
-"""Batch-size schedules, realised as gradient-accumulation steps (METHODS.md §5.4): the optimizer
+"""Batch-size schedules, realised as gradient-accumulation steps (docs/METHODS.md §5.4): the optimizer
 always sees the mean gradient of the whole batch, however many micro-batches it took.
 
 ``LinearRamp`` — GPT-3's batch-size warmup (Brown et al. 2020, App. B): the batch grows linearly
@@ -23,24 +23,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 HISTORY = 1000  # norm-test results kept (and checkpointed)
 
 
 @dataclass
-class LinearRamp:
+class LinearRampConfig:
+    """``data.sampler.batch_size`` with ``kind: linear_ramp``."""
+
     end: int  # micro-batches per step at the full batch size
     ramp_tokens: int  # GPT-3: the full batch after 4-12B tokens, by model size
     micro_tokens: int  # tokens per micro-batch over all ranks: batch_size * seq_len * world_size
     start: int = 1  # GPT-3 starts at 32k tokens
-    _cum: list[int] = field(init=False, repr=False, default_factory=lambda: [0])  # tokens before step s
+    kind: Literal["linear_ramp"] = "linear_ramp"
 
     def __post_init__(self):
         if not 1 <= self.start <= self.end:
-            raise ValueError(f"batch_size: need 1 <= start <= end micro-batches, got start={self.start}, end={self.end}")
+            raise ValueError(f"batch_size: need 1 <= start <= end micro-batches, got start={self.start}, "
+                             f"end={self.end}")
         if self.ramp_tokens < 0 or self.micro_tokens < 1:
             raise ValueError(f"batch_size: ramp_tokens must be >= 0 and micro_tokens >= 1, got "
                              f"{self.ramp_tokens}, {self.micro_tokens}")
+
+
+@dataclass
+class LinearRamp(LinearRampConfig):
+    _cum: list[int] = field(init=False, repr=False, default_factory=lambda: [0])  # tokens before step s
 
     def _at(self, tokens: int) -> int:
         frac = 1.0 if self.ramp_tokens == 0 else min(1.0, tokens / self.ramp_tokens)
@@ -80,13 +89,14 @@ def norm_test(increment_sq: float, grad_sq: float, n: int, eta: float) -> tuple[
 
 
 @dataclass
-class NormTest:
+class NormTestConfig:
+    """``data.sampler.batch_size`` with ``kind: norm_test``."""
+
     eta: float = 0.1  # AdAdaGrad repo (timlautk/AdAdaGrad expt.sh): eta = 0.1 for AdaGrad runs
     start: int = 2  # micro-batches per step at first (>= 2: the variance needs two)
     max_accum: int = 64  # upper bound on micro-batches per step
     every: int = 1  # test after every `every`-th step; the hooks cost nothing on other steps
-    accum: int = field(init=False)
-    history: list = field(init=False, repr=False, default_factory=list)
+    kind: Literal["norm_test"] = "norm_test"
 
     def __post_init__(self):
         if self.eta <= 0:
@@ -96,6 +106,15 @@ class NormTest:
                              f"max_accum={self.max_accum}")
         if self.every < 1:
             raise ValueError(f"batch_size.every: must be >= 1, got {self.every}")
+
+
+@dataclass
+class NormTest(NormTestConfig):
+    accum: int = field(init=False)
+    history: list = field(init=False, repr=False, default_factory=list)
+
+    def __post_init__(self):
+        super().__post_init__()
         self.accum = self.start
         self._attached = False
         self._hooked: set[int] = set()

@@ -1,19 +1,18 @@
-"""One sampler object for the shard loader and the trainer: a curriculum, dynamic domain weights
-and a batch-size schedule together, each optional.
+"""``Schedulers``: the one sampler object the shard loader and the trainer call, composing a
+curriculum, dynamic domain weights and a batch-size schedule, each optional. Every hook is
+always there; a part left out makes its hooks answer "no change":
 
-Hooks (all that the loader and the trainer look for):
 - loader: ``weights(step)`` (None: the loader's own mixture) and ``doc_probabilities(source,
   index, step)`` (None: the loader's own window order), called with the loader's step, which
   counts micro-batches;
-- trainer: ``grad_accum(step)`` (only present with a batch-size schedule; optimizer steps),
-  ``on_eval(step, val_losses)`` (alias ``update``), ``attach(model)`` (the norm test's gradient
-  hooks), ``metrics(step)`` (numbers worth logging);
-- both: ``state_dict()`` / ``load_state_dict()``, saved with the trainer's checkpoints.
+- trainer: ``grad_accum(step)`` (optimizer steps; without a batch-size schedule, the fixed
+  ``data.grad_accum``), ``on_eval(step, val_losses)``, ``attach(model)`` (the norm test's
+  gradient hooks), ``metrics(step)`` (numbers worth logging);
+- ``state_dict()`` / ``load_state_dict()``, saved once per rank in the trainer's checkpoints.
 
 Built from the trainer config's ``data.sampler``:
 
     sampler:
-      class: "datamill.schedulers:Schedulers"
       curriculum: {column: length, pacing: root, length: 2000}
       domain_weights: {reference: {web: 3.1, stories: 3.4, docs: 2.8}}
       batch_size: {kind: norm_test, eta: 0.1, start: 2, max_accum: 32}
@@ -21,45 +20,41 @@ Built from the trainer config's ``data.sampler``:
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import asdict, dataclass
 
-from datamill.schedulers.batch_size import LinearRamp, NormTest
-from datamill.schedulers.curriculum import Curriculum
-from datamill.schedulers.domain_weights import DomainWeights
-
-BATCH_KINDS = {"linear_ramp": LinearRamp, "norm_test": NormTest}
+from datamill.schedulers.batch_size import LinearRamp, LinearRampConfig, NormTest, NormTestConfig
+from datamill.schedulers.curriculum import Curriculum, CurriculumConfig
+from datamill.schedulers.domain_weights import DomainWeights, DomainWeightsConfig
 
 
-def _build(spec, cls, section: str):
-    if spec is None or isinstance(spec, cls):
-        return spec
-    if not isinstance(spec, dict):
-        raise ValueError(f"sampler.{section}: expected a mapping or a {cls.__name__}, got {type(spec).__name__}")
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(spec) - names)
-    if unknown:
-        raise ValueError(f"sampler.{section}: unknown key(s) {unknown}; expected some of {sorted(names)}")
-    try:
-        return cls(**spec)
-    except TypeError as e:  # a missing required key
-        raise ValueError(f"sampler.{section}: {e}") from None
+@dataclass
+class SamplerConfig:
+    """``data.sampler``: every part optional."""
+
+    curriculum: CurriculumConfig | None = None
+    domain_weights: DomainWeightsConfig | None = None
+    batch_size: LinearRampConfig | NormTestConfig | None = None  # picked by its `kind`
+
+
+_RUNTIME = {CurriculumConfig: Curriculum, DomainWeightsConfig: DomainWeights, LinearRampConfig: LinearRamp,
+            NormTestConfig: NormTest}
 
 
 class Schedulers:
-    def __init__(self, curriculum: dict | Curriculum | None = None,
-                 domain_weights: dict | DomainWeights | None = None,
-                 batch_size: dict | LinearRamp | NormTest | None = None):
-        self.curriculum = _build(curriculum, Curriculum, "curriculum")
-        self.domain_weights = _build(domain_weights, DomainWeights, "domain_weights")
-        if isinstance(batch_size, dict):
-            spec = dict(batch_size)
-            kind = spec.pop("kind", None)
-            if kind not in BATCH_KINDS:
-                raise ValueError(f"sampler.batch_size.kind: expected one of {sorted(BATCH_KINDS)}, got {kind!r}")
-            batch_size = _build(spec, BATCH_KINDS[kind], "batch_size")
-        self.batch_size = batch_size
-        if batch_size is not None:  # the trainer falls back to data.grad_accum when this is absent
-            self.grad_accum = batch_size.grad_accum
+    def __init__(self, curriculum: Curriculum | None = None, domain_weights: DomainWeights | None = None,
+                 batch_size: LinearRamp | NormTest | None = None, *, grad_accum: int = 1):
+        if grad_accum < 1:
+            raise ValueError(f"data.grad_accum: must be >= 1, got {grad_accum}")
+        self.curriculum, self.domain_weights, self.batch_size = curriculum, domain_weights, batch_size
+        self.fixed_accum = grad_accum  # micro-batches per step without a batch-size schedule
+
+    @classmethod
+    def from_config(cls, cfg: SamplerConfig, *, grad_accum: int = 1) -> Schedulers:
+        """The schedulers ``cfg`` describes (reading reference runs and score tables now)."""
+        def make(part):
+            return None if part is None else _RUNTIME[type(part)](**asdict(part))
+
+        return cls(make(cfg.curriculum), make(cfg.domain_weights), make(cfg.batch_size), grad_accum=grad_accum)
 
     def _parts(self) -> dict:
         return {k: v for k, v in (("curriculum", self.curriculum), ("domain_weights", self.domain_weights),
@@ -73,14 +68,15 @@ class Schedulers:
         return self.curriculum.doc_probabilities(source, index, step) if self.curriculum is not None else None
 
     # -- trainer hooks ----------------------------------------------------------------------------
+    def grad_accum(self, step: int) -> int:
+        return self.batch_size.grad_accum(step) if self.batch_size is not None else self.fixed_accum
+
     def on_eval(self, step: int, losses: dict[str, float]) -> None:
         if self.domain_weights is not None:
             self.domain_weights.on_eval(step, losses)
 
-    update = on_eval
-
     def attach(self, model) -> None:
-        if hasattr(self.batch_size, "attach"):
+        if isinstance(self.batch_size, NormTest):  # the only part that reads gradients
             self.batch_size.attach(model)
 
     def metrics(self, step: int) -> dict:

@@ -1,8 +1,8 @@
-"""Curriculum sampling over a per-document difficulty (METHODS.md §5.3, Platanios et al. 2019).
+"""Curriculum sampling over a per-document difficulty (docs/METHODS.md §5.3, Platanios et al. 2019).
 
 A raw difficulty (any numeric column of the shard index — ``length``, a ``*_score``, a
 ``*_difficulty`` — or a column of a separate ``id``-keyed Parquet table, such as the perplexity
-under a reference checkpoint from ``datamill.schedulers.difficulty``) is mapped to its empirical
+under a reference checkpoint from ``datamill.train.difficulty``) is mapped to its empirical
 CDF within each source, d(x) = #{y <= x} / n. At step t the loader samples only documents with
 d(x) <= c(t), the pacing's competence, in proportion to their tokens (``weight: tokens``, so that
 a finished curriculum samples like the plain loader) or uniformly (``weight: docs``, as in the
@@ -21,7 +21,8 @@ same mechanism, no ordering) before crediting the ordering.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datamill.schedulers.pacing import Pacing
+from datamill.typed_config import FilePath
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,12 @@ def read_scores(path: str, column: str) -> pa.Table:
 
 
 @dataclass
-class Curriculum:
-    """The ``doc_probabilities`` hook of the shard loader, as an easy->hard curriculum."""
+class CurriculumConfig:
+    """``data.sampler.curriculum``: an easy->hard curriculum over one difficulty column."""
 
     column: str = "length"  # a numeric column of the shard index (or of `scores`)
-    pacing: str = "root"  # Platanios et al. 2019: sqrt competence worked best
+    # Platanios et al. 2019: sqrt competence worked best
+    pacing: Literal["linear", "root", "quadratic", "inv_quadratic", "step", "exp"] = "root"
     length: int = 1000  # steps (loader micro-batches) until everything is admitted
     start: float = 0.01  # Platanios et al. 2019: c0 ~ 0.01
     p: float = 2.0  # root pacing exponent
@@ -70,17 +73,33 @@ class Curriculum:
     cyclical: bool = False  # repeat easy->hard every `length` steps
     anti: bool = False  # hard -> easy (an ablation)
     higher_is_harder: bool = True  # False for e.g. a quality score where higher means easier
-    weight: str = "tokens"  # tokens | docs: how admitted documents are weighted
-    scores: str = ""  # optional Parquet table (id, column) joined on id instead of an index column
+    weight: Literal["tokens", "docs"] = "tokens"  # how admitted documents are weighted
+    scores: FilePath = ""  # optional Parquet table (id, column) joined on id instead of an index column
+
+    def __post_init__(self):
+        if self.weight not in ("tokens", "docs"):
+            raise ValueError(f"curriculum.weight: expected 'tokens' or 'docs', got {self.weight!r}")
+        self.pace()  # Pacing checks length, start, p, stairs and inc: fail when the config loads
+
+    def pace(self) -> Pacing:
+        return Pacing(self.pacing, self.length, self.start, self.p, self.stairs, self.inc, self.cyclical)
+
+    def config(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(CurriculumConfig)}
+
+
+@dataclass
+class Curriculum(CurriculumConfig):
+    """The ``doc_probabilities`` hook of the shard loader: its config plus the caches it keeps."""
+
     _pace: Pacing = field(init=False, repr=False)
     _cdf: dict = field(init=False, repr=False, default_factory=dict)
     _scores: pa.Table | None = field(init=False, repr=False, default=None)
     _step: int | None = field(init=False, repr=False, default=None)  # the loader's last step (for metrics)
 
     def __post_init__(self):
-        self._pace = Pacing(self.pacing, self.length, self.start, self.p, self.stairs, self.inc, self.cyclical)
-        if self.weight not in ("tokens", "docs"):
-            raise ValueError(f"curriculum.weight: expected 'tokens' or 'docs', got {self.weight!r}")
+        super().__post_init__()
+        self._pace = self.pace()
         if self.scores:
             self._scores = read_scores(self.scores, self.column)
 
@@ -141,10 +160,6 @@ class Curriculum:
     def metrics(self, step: int) -> dict:
         """Competence at the loader's last micro-batch (the curriculum's clock), else at ``step``."""
         return {"curriculum/competence": self.competence(self._step if self._step is not None else step)}
-
-    def config(self) -> dict:
-        return {k: getattr(self, k) for k in ("column", "pacing", "length", "start", "p", "stairs", "inc",
-                                              "cyclical", "anti", "higher_is_harder", "weight", "scores")}
 
     # A pure function of the step and the data: the state is the config, kept to notice a change.
     def state_dict(self) -> dict:

@@ -1,6 +1,6 @@
 """Dynamic domain weights: Sheared LLaMA's dynamic batch loading (Xia et al. 2023, arXiv
 2310.06694; ``llmshearing/callbacks/dynamic_loading_callback.py``) with DoReMi's update
-(Xie et al. 2023, arXiv 2305.10429). METHODS.md §5.1–5.2.
+(Xie et al. 2023, arXiv 2305.10429). docs/METHODS.md §5.1–5.2.
 
 After an evaluation with per-source validation losses l (at most once every ``every`` steps):
     diff = l - l_ref                         (clip: max(diff, 0), as in the paper's Algorithm 1)
@@ -20,8 +20,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+
+from datamill.typed_config import FilePath
 
 log = logging.getLogger(__name__)
 UPDATES = ("doremi", "bandit", "constant")
@@ -65,21 +68,19 @@ def update_weights(w: np.ndarray, diff: np.ndarray, *, eta: float, smoothing: fl
 
 
 @dataclass
-class DomainWeights:
-    """The loader's ``weights(step)`` hook, updated by ``on_eval(step, losses)``."""
+class DomainWeightsConfig:
+    """``data.sampler.domain_weights``: the mixture follows the per-source excess validation loss."""
 
-    reference: dict | str  # per-source reference loss, or a reference run's dir / metrics.jsonl
-    initial: dict = field(default_factory=dict)  # starting mixture; empty = uniform over the reference's sources
+    reference: dict[str, float] | FilePath  # per-source reference loss, or a reference run's dir / metrics.jsonl
+    initial: dict[str, float] = field(default_factory=dict)  # starting mixture; empty: uniform over the sources
     eta: float = 1.0  # Sheared LLaMA and DoReMi: eta = 1
     smoothing: float = 1e-4  # c: Sheared LLaMA code "following DoReMi" (the DoReMi paper uses 1e-3)
     clip: bool = False  # Sheared LLaMA code: no clip; its Algorithm 1 and DoReMi: clip excess at 0
-    update_type: str = "doremi"  # doremi | bandit | constant (Sheared LLaMA's callback)
+    update_type: Literal["doremi", "bandit", "constant"] = "doremi"  # Sheared LLaMA's callback
     every: int = 0  # m: update at an evaluation at least this many steps after the last one (0: every eval)
-    history_path: str = ""  # optional JSONL file, one line per update
+    history_path: FilePath = ""  # optional JSONL file, one line per update
 
     def __post_init__(self):
-        self.ref = reference_losses(self.reference)
-        self.sources = sorted(self.ref)
         if self.update_type not in UPDATES:
             raise ValueError(f"domain_weights.update_type: expected one of {', '.join(UPDATES)}, "
                              f"got {self.update_type!r}")
@@ -87,6 +88,17 @@ class DomainWeights:
             raise ValueError(f"domain_weights.smoothing: expected a value in [0, 1), got {self.smoothing}")
         if self.eta < 0 or self.every < 0:
             raise ValueError(f"domain_weights: eta and every must be >= 0, got {self.eta}, {self.every}")
+
+
+@dataclass
+class DomainWeights(DomainWeightsConfig):
+    """The loader's ``weights(step)`` hook, updated by ``on_eval(step, losses)``: the config plus
+    the weights, the last excess per source and the update history."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.ref = reference_losses(self.reference)
+        self.sources = sorted(self.ref)
         if self.initial:
             extra = set(self.initial) - set(self.sources)
             if extra:
@@ -127,8 +139,6 @@ class DomainWeights:
             with open(self.history_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
         return True
-
-    update = on_eval  # the same hook under the name ``update(step, val_losses)``
 
     def average(self) -> dict[str, float]:
         """DoReMi's output mixture: the mean of the weights over all updates (initial included)."""

@@ -1,5 +1,5 @@
 """Curriculum pacing: the competence c(t) in (0, 1], the fraction of the easiest documents (by
-difficulty CDF) a curriculum admits at step t (METHODS.md §5.3).
+difficulty CDF) a curriculum admits at step t (docs/METHODS.md §5.3).
 
 Competence-based pacing (Platanios et al. 2019), with T the curriculum length and c0 the start:
     linear         c = c0 + (1 - c0) t/T

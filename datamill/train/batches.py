@@ -1,9 +1,9 @@
-"""From the shard loader to device tensors: opening loaders (building shards first if asked),
-replay mixing, the optional scheduler, and host->device transfer with the document mask."""
+"""Where a training micro-batch comes from, in the order it happens (``TrainData.next_micro``):
+the active loader (the cooldown shards' after the MeCo switch, when given) -> Bernoulli replay of
+generic rows -> device tensors with the document mask. Also opening the loaders a run reads."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from datamill.schedulers import Schedulers
 from datamill.train.config import TrainConfig
+from datamill.train.data import ShardLoader
 from datamill.train.model import doc_mask
 
 log = logging.getLogger(__name__)
@@ -63,42 +65,75 @@ def mix_replay(batch, replay_loader, rng: np.random.Generator, rate: float):
                    loss_mask=mix(batch.loss_mask, other.loss_mask), doc_ids=doc_ids, sources=sources)
 
 
-def make_sampler(spec: dict):
-    """A scheduler from ``data.sampler``: ``{"class": "datamill.schedulers.module:Name", **kwargs}``."""
-    if not spec:
-        return None
-    spec = dict(spec)
-    target = spec.pop("class", None)
-    if not target or ":" not in target:
-        raise ValueError(f"data.sampler.class: expected 'module:Name', got {target!r}")
-    module, name = target.split(":", 1)
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"data.sampler.class: cannot import {target!r} ({e})") from e
-    return cls(**spec)
+class TrainData:
+    """Every loader one rank reads (train, validation, replay, cooldown) and the replay RNG."""
+
+    def __init__(self, loader, val_loader=None, replay_loader=None, cooldown_loader=None, *, replay_rate: float,
+                 seed: int, rank: int, device: torch.device, doc_attention: str):
+        if cooldown_loader is not None and cooldown_loader.vocab_size != loader.vocab_size:
+            raise ValueError("data.cooldown_shards: their tokenizer differs from data.shards'")
+        self.loader, self.val, self.replay, self.cooldown = loader, val_loader, replay_loader, cooldown_loader
+        self.replay_rate, self.device, self.doc_attention = replay_rate, device, doc_attention
+        self.replay_rng = np.random.default_rng([seed, rank])
+        self.val_start = val_loader.state_dict() if val_loader is not None else None  # the same windows every eval
+        self.strip: bool | None = None  # MeCo metadata prefixes left out; None until the first step sets it
+        self.active = loader
+
+    def set_cooldown(self, on: bool, step: int) -> None:
+        """MeCo: metadata prefixes are left out from the cooldown on, on the cooldown shards if given."""
+        if on == self.strip:
+            return
+        self.strip = on
+        (self.cooldown or self.loader).set_strip_metadata(on)
+        self.active = self.cooldown if on and self.cooldown is not None else self.loader
+        if on:
+            log.info("step %d: cooldown, metadata prefixes off%s", step,
+                     ", on the cooldown shards" if self.cooldown is not None else "")
+
+    def next_micro(self) -> Micro:
+        batch = self.active.next_batch()
+        if self.replay is not None:
+            batch = mix_replay(batch, self.replay, self.replay_rng, self.replay_rate)
+        return to_device(batch, self.device, self.doc_attention)
+
+    def state_dict(self) -> dict:
+        return {"loader": self.loader.state_dict(), "replay_rng": self.replay_rng.bit_generator.state,
+                "replay": self.replay.state_dict() if self.replay is not None else None,
+                "cooldown": self.cooldown.state_dict() if self.cooldown is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loader.load_state_dict(state["loader"])
+        if self.replay is not None:
+            self.replay.load_state_dict(state["replay"])
+        if self.cooldown is not None:
+            self.cooldown.load_state_dict(state["cooldown"])
+        self.replay_rng.bit_generator.state = state["replay_rng"]
 
 
-def ensure_shards(cfg: TrainConfig) -> None:
-    """Run ``data.build`` (a pipeline config) when a shard dir has no manifest yet."""
-    missing = [d for d in cfg.data.shards + cfg.data.replay.shards + cfg.data.cooldown_shards if not (Path(d) / "manifest.json").exists()]
-    if not missing:
-        return
-    if cfg.data.build is None:
-        raise FileNotFoundError(f"data.shards: no manifest.json in {', '.join(missing)} (and no data.build)")
-    from datamill.pipeline.runner import run_pipeline  # the engine: only needed to build
+def missing_shards(cfg: TrainConfig) -> list[str]:
+    """The shard dirs of ``cfg`` (train, replay, cooldown) that have no manifest yet."""
+    dirs = cfg.data.shards + cfg.data.replay.shards + cfg.data.cooldown_shards
+    return [d for d in dirs if not (Path(d) / "manifest.json").exists()]
 
-    log.info("building shards %s with the pipeline in data.build", ", ".join(missing))
-    run_pipeline(cfg.data.build)
-    still = [d for d in missing if not (Path(d) / "manifest.json").exists()]
-    if still:
-        raise FileNotFoundError(f"data.build ran but {', '.join(still)} still has no manifest.json")
+
+def open_data(cfg: TrainConfig, sampler: Schedulers, *, rank: int, world_size: int, device: torch.device,
+              loader=None, val_loader=None, replay_loader=None, cooldown_loader=None) -> TrainData:
+    """The loaders ``cfg.data`` names, opened on the shards, unless ``loader`` is given (tests pass
+    fakes, and then every loader they want)."""
+    if loader is None:
+        kw = dict(rank=rank, world_size=world_size)
+        loader = open_loader(cfg, cfg.data.shards, "train", seed=cfg.seed, sampler=sampler, **kw)
+        val_loader = open_loader(cfg, cfg.data.shards, "val", seed=cfg.seed, **kw) if cfg.data.val_batches else None
+        if cfg.data.replay.shards:
+            replay_loader = open_loader(cfg, cfg.data.replay.shards, "train", seed=cfg.seed + 1, **kw)
+        if cfg.data.cooldown_shards:
+            cooldown_loader = open_loader(cfg, cfg.data.cooldown_shards, "train", seed=cfg.seed + 2, **kw)
+    return TrainData(loader, val_loader, replay_loader, cooldown_loader, replay_rate=cfg.data.replay.rate,
+                     seed=cfg.seed, rank=rank, device=device, doc_attention=cfg.model.doc_attention)
 
 
 def open_loader(cfg: TrainConfig, shards: list[str], split: str, *, rank: int, world_size: int,
-                seed: int, sampler=None):
-    from datamill.train.data import ShardLoader
-
+                seed: int, sampler: Schedulers | None = None) -> ShardLoader:
     weights = cfg.data.weights or None
     loader = ShardLoader(shards, seq_len=cfg.data.seq_len, batch_size=cfg.data.batch_size, seed=seed,
                          weights=weights if split == "train" else None, split=split,

@@ -1,5 +1,5 @@
 """Checkpoints that resume a run exactly: model, optimizer, step/tokens (the LR schedule is a pure
-function of the step), every rank's loader state, the replay RNG and torch's RNG states.
+function of the step), every rank's loader and sampler state, the replay RNG and torch's RNG states.
 
 Files are ``OUT/checkpoints/step-NNNNNNN.pt``, written to a temporary name and renamed, so a run
 killed mid-write leaves the previous checkpoint intact.
@@ -7,11 +7,13 @@ killed mid-write leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import torch
 
+log = logging.getLogger(__name__)
 PREFIX = "step-"
 
 
@@ -73,3 +75,35 @@ def load_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
     if optimizer is not None:
         optimizer.load_state_dict(payload["optimizer"])
     return payload
+
+
+def rank_states(data, sampler, world_size: int) -> list[dict]:
+    """Every rank's loader, replay RNG and sampler state (``TrainData`` and ``Schedulers``), gathered
+    on all ranks: the ``loader_states`` of ``save_checkpoint``. The sampler's is saved here only."""
+    mine = {**data.state_dict(), "sampler": sampler.state_dict()}
+    if world_size == 1:
+        return [mine]
+    import torch.distributed as dist
+
+    gathered = [None] * world_size
+    dist.all_gather_object(gathered, mine)
+    return gathered
+
+
+def resume(ckpt_dir: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, sampler,
+           rank: int, world_size: int, device: torch.device) -> tuple[int, int]:
+    """Load the newest checkpoint in ``ckpt_dir`` into the model, optimizer, this rank's loaders
+    and sampler, and torch's RNG; return (step, tokens), (0, 0) when there is none."""
+    ckpt = latest_checkpoint(ckpt_dir)
+    if ckpt is None:
+        return 0, 0
+    payload = load_checkpoint(ckpt, model=model, optimizer=optimizer, map_location=device)
+    if len(payload["loaders"]) != world_size:
+        raise ValueError(f"{ckpt}: saved by {len(payload['loaders'])} ranks; resume with the same world size")
+    mine = payload["loaders"][rank]
+    data.load_state_dict(mine)
+    sampler.load_state_dict(mine.get("sampler", {}))  # checkpoints of runs without a sampler have none
+    set_rng_state(payload["rng"])
+    step, tokens = payload["trainer"]["step"], payload["trainer"]["tokens"]
+    log.info("resumed from %s at step %d", ckpt, step)
+    return step, tokens

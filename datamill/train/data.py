@@ -1,4 +1,4 @@
-"""Training batches from token shards (DESIGN.md §7).
+"""Training batches from token shards (docs/ARCHITECTURE.md §7).
 
 Each source's documents (of one split) form a virtual token stream: the documents in shard
 order, each ``prefix + text + eos``, or ``text + eos`` when metadata is stripped (the MeCo
@@ -14,7 +14,8 @@ data-parallel job computes the same global schedule and reads only its own slice
 Held-out ("val") documents: those whose id hash, mixed with a fixed salt, falls below
 ``val_fraction``; the same documents for any seed, disjoint from "train".
 
-Imports only numpy, pyarrow and the standard library (the trainer's GPU box has nothing else).
+A ``Schedulers`` object (``datamill.schedulers``) may steer the mixture (``weights``) and the
+window starts (``doc_probabilities``); the trainer, not the loader, checkpoints its state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from datamill.schedulers import Schedulers
 from datamill.shards import ShardError, ShardSet
 
 _VAL_SALT = np.uint64(0x5EED_0F_DA7A_5A17)
@@ -128,7 +130,7 @@ class ShardLoader:
     def __init__(self, shard_dirs: list[str], *, seq_len: int, batch_size: int, seed: int = 0,
                  weights: dict[str, float] | None = None, split: str = "train",
                  val_fraction: float = 0.01, order: str = "random", strip_metadata: bool = False,
-                 rank: int = 0, world_size: int = 1, sampler=None, verify: str = "full"):
+                 rank: int = 0, world_size: int = 1, sampler: Schedulers | None = None, verify: str = "full"):
         if isinstance(shard_dirs, (str, bytes)) or not shard_dirs:
             raise ValueError(f"shard_dirs: expected a non-empty list of directories, got {shard_dirs!r}")
         if split not in ("train", "val"):
@@ -140,7 +142,8 @@ class ShardLoader:
         if seq_len < 1:
             raise ValueError(f"seq_len must be positive, got {seq_len}")
         self.seq_len, self.seed, self.split, self.order = seq_len, seed, split, order
-        self.rank, self.world_size, self.sampler = rank, world_size, sampler
+        self.rank, self.world_size = rank, world_size
+        self.sampler = sampler if sampler is not None else Schedulers()  # no sampler: hooks that change nothing
         self.set_batch_size(batch_size)
         sets = [ShardSet(d, verify=verify) for d in shard_dirs]
         tok = {s.manifest["tokenizer"]["sha256"] for s in sets}
@@ -207,9 +210,7 @@ class ShardLoader:
         self.batch_size = int(batch_size)
 
     def _weight_vector(self) -> np.ndarray:
-        weights = self._weights
-        if self.sampler is not None and hasattr(self.sampler, "weights"):
-            weights = self.sampler.weights(self.step) or weights
+        weights = self.sampler.weights(self.step) or self._weights
         if weights is None:
             w = self._tokens.copy()
         else:
@@ -278,10 +279,9 @@ class ShardLoader:
         B, L = self.batch_size, self.seq_len + 1
         alloc = self._allocate(B * self.world_size)
         starts = np.zeros(len(alloc), np.int64)
-        doc_probs = getattr(self.sampler, "doc_probabilities", None)
         for s in sorted(set(alloc.tolist())):
             slots = np.flatnonzero(alloc == s)
-            probs = doc_probs(self.sources[s], self._docs[self.sources[s]], self.step) if doc_probs else None
+            probs = self.sampler.doc_probabilities(self.sources[s], self._docs[self.sources[s]], self.step)
             starts[slots] = (self._next_starts(s, len(slots)) if probs is None
                              else self._sampled_starts(s, len(slots), probs))
         self.step += 1
@@ -301,13 +301,10 @@ class ShardLoader:
 
     # -- resume -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        state = {"version": STATE_VERSION, "step": self.step, "credit": self._credit.tolist(),
-                 "cursor": {s: list(c) for s, c in zip(self.sources, self._cursor)},
-                 "weights": self._weights, "strip_metadata": self._strip, "batch_size": self.batch_size,
-                 "seed": self.seed, "fingerprint": self._fingerprint}
-        if self.sampler is not None and hasattr(self.sampler, "state_dict"):
-            state["sampler"] = self.sampler.state_dict()
-        return state
+        return {"version": STATE_VERSION, "step": self.step, "credit": self._credit.tolist(),
+                "cursor": {s: list(c) for s, c in zip(self.sources, self._cursor)},
+                "weights": self._weights, "strip_metadata": self._strip, "batch_size": self.batch_size,
+                "seed": self.seed, "fingerprint": self._fingerprint}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
@@ -323,5 +320,3 @@ class ShardLoader:
         self.set_batch_size(state["batch_size"])
         self.set_strip_metadata(state["strip_metadata"])
         self._perm_cache = {}
-        if "sampler" in state and self.sampler is not None and hasattr(self.sampler, "load_state_dict"):
-            self.sampler.load_state_dict(state["sampler"])

@@ -11,10 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from datamill.train.config import ModelConfig
 from datamill.train.model import Transformer
-from datamill.train.safetensors_io import read_safetensors, write_safetensors
 
 
 def hf_names(cfg: ModelConfig) -> dict[str, str]:
@@ -99,7 +99,7 @@ def export_hf(model: Transformer, out_dir: str | Path, *, tokenizer_path: str | 
     gen = {k: v for k, v in {"bos_token_id": bos_id, "eos_token_id": eos_id}.items() if v is not None}
     (out / "generation_config.json").write_text(json.dumps(gen, indent=2))
     tensors = {k: v.to("cpu", dtype) for k, v in to_hf_state_dict(model).items()}
-    write_safetensors(tensors, out / "model.safetensors", metadata={"format": "pt"})
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
     if tokenizer_path:
         src = Path(tokenizer_path)
         src = src / "tokenizer.json" if src.is_dir() else src
@@ -150,7 +150,7 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"model.init_from: {path} has no model.safetensors")
     tensors: dict[str, torch.Tensor] = {}
     for f in files:
-        tensors.update(read_safetensors(path / f))
+        tensors.update(load_file(str(path / f)))
     return tensors
 
 

@@ -141,8 +141,8 @@ def test_linear_ramp_grows_linearly_in_tokens():
 def test_norm_test_through_the_composed_sampler():
     from datamill.schedulers import Schedulers
 
-    sampler = Schedulers(batch_size={"kind": "norm_test", "eta": 0.5, "max_accum": 16})
+    sampler = Schedulers(batch_size=NormTest(eta=0.5, max_accum=16), grad_accum=5)
     sizes = _run(sampler, 6, noise=2.0, init=1.0)  # attach() and grad_accum() reach the norm test
     assert sizes[0] == 2 and sizes[-1] > 2
     assert sampler.metrics(6) == {"batch/accum": sizes[-1]}
-    assert not hasattr(Schedulers(), "grad_accum")  # without a schedule the trainer keeps data.grad_accum
+    assert Schedulers(grad_accum=3).grad_accum(7) == 3  # without a schedule: the fixed data.grad_accum

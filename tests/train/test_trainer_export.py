@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamill.train import safetensors_io
 from datamill.train.config import ModelConfig
 from datamill.train.hf_export import export_hf, from_transformers, gguf_tokenizer, load_hf
 from datamill.train.loop import train
@@ -58,21 +57,16 @@ def test_export_bf16_close_and_tokenizer_files(tmp_path):
     assert (out / "tokenizer.json").read_text() == (tmp_path / "tokenizer.json").read_text()
 
 
-def test_safetensors_fallback_interoperates(tmp_path):
-    pytest.importorskip("safetensors")
-    from safetensors.torch import load_file, save_file
+def test_safetensors_file_has_hf_names_and_metadata(tmp_path):
+    from safetensors import safe_open
 
-    tensors = {"a": torch.randn(3, 5), "b": torch.randn(7).to(torch.bfloat16), "c": torch.arange(4)}
-    safetensors_io._write(tensors, tmp_path / "ours.safetensors", {"format": "pt"})
-    theirs = load_file(str(tmp_path / "ours.safetensors"))  # the reference reads our writer
-    assert all(torch.equal(theirs[k], tensors[k]) for k in tensors)
-    save_file(tensors, str(tmp_path / "theirs.safetensors"))
-    ours = safetensors_io._read(tmp_path / "theirs.safetensors")  # our reader reads the reference
-    assert all(torch.equal(ours[k], tensors[k]) for k in tensors)
-    raw = (tmp_path / "theirs.safetensors").read_bytes()
-    (tmp_path / "cut.safetensors").write_bytes(raw[:-10])
-    with pytest.raises(ValueError, match="truncated"):
-        safetensors_io._read(tmp_path / "cut.safetensors")
+    m = _model(tie_embeddings=False)
+    out = export_hf(m, tmp_path / "hf", dtype=torch.bfloat16)
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        assert f.metadata() == {"format": "pt"}  # transformers refuses files without it
+        assert "lm_head.weight" in f.keys() and "model.layers.1.self_attn.o_proj.weight" in f.keys()
+        assert f.get_tensor("lm_head.weight").dtype == torch.bfloat16
+        torch.testing.assert_close(f.get_tensor("model.norm.weight"), m.norm.weight.detach().to(torch.bfloat16))
 
 
 def test_continue_pretraining_from_hf_checkpoint(tmp_path):

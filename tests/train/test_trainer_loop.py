@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from datamill.schedulers import Schedulers
 from datamill.train.batches import mix_replay
 from datamill.train.config import OptimConfig
 from datamill.train.loop import train
@@ -136,10 +137,11 @@ def test_replay_in_training_is_resumable(tmp_path):
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
 
 
-class RecordingSampler:
-    """The trainer-side scheduler hooks (datamill.schedulers.Schedulers has the same names)."""
+class RecordingSampler(Schedulers):
+    """The trainer-side scheduler hooks, recorded."""
 
     def __init__(self):
+        super().__init__()
         self.attached, self.evals, self.restored = None, [], None
 
     def attach(self, model):
@@ -175,6 +177,9 @@ def test_scheduler_hooks(tmp_path):
     again = RecordingSampler()
     train(cfg, **loaders(cfg), sampler=again)
     assert again.restored == {"evals": 1}  # sampler state travels with the checkpoint
+    ckpt = torch.load(tmp_path / "checkpoints" / "step-0000006.pt", weights_only=False)
+    assert ckpt["loaders"][0]["sampler"] == again.state_dict()  # saved once per rank, beside the loader states
+    assert "sampler" not in ckpt["loaders"][0]["loader"]
 
 
 def test_cooldown_on_separate_unseen_shards(tmp_path):

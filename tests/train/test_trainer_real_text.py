@@ -1,4 +1,4 @@
-"""Loss falls on real text: shards built from ../shared/data (Gutenberg stories and Common Crawl
+"""Loss falls on real text: shards built from the shared data (Gutenberg stories and Common Crawl
 pages with MeCo URL prefixes), a few hundred CPU steps, validation loss vs unigram entropy."""
 
 import gzip
@@ -99,8 +99,7 @@ def test_schedulers_from_config_steer_the_loader(real_shards, tmp_path):
         "export_hf": False, "model": {"n_layer": 1, "n_head": 2, "d_model": 32},
         "data": {"shards": [str(real_shards)], "seq_len": 32, "batch_size": 4, "val_fraction": 0.15,
                  "val_batches": 2,
-                 "sampler": {"class": "datamill.schedulers:Schedulers",
-                             "curriculum": {"column": "length", "length": 4},
+                 "sampler": {"curriculum": {"column": "length", "length": 4},
                              "domain_weights": {"reference": {"stories": 1.0, "web": 9.0}},
                              "batch_size": {"kind": "linear_ramp", "start": 1, "end": 2, "ramp_tokens": 256,
                                             "micro_tokens": 128}}},
