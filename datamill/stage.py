@@ -86,8 +86,9 @@ def set_column(table: pa.Table, name: str, values) -> pa.Table:
 
 
 def set_columns(table: pa.Table, values: dict[str, Any]) -> pa.Table:
+    """``set_column`` for each item, in order; plain sequences become Arrow arrays."""
     for name, column in values.items():
-        table = set_column(table, name, column)
+        table = set_column(table, name, column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array(column))
     return table
 
 

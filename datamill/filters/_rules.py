@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.filters import _text
-from datamill.stage import Filter
+from datamill.stage import Filter, require_column, set_columns
 
 
 class RuleSet(Filter):
@@ -26,7 +26,7 @@ class RuleSet(Filter):
         check_rules(self, self.RULES)
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        return _text.set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
+        return set_columns(table, _text.chunked(self._measure, _text.text_array(table)))
 
     def _measure(self, text: pa.Array) -> dict:
         raise NotImplementedError
@@ -46,9 +46,7 @@ def check_rules(stage, rules: tuple[str, ...]) -> None:
 
 
 def column(table: pa.Table, name: str) -> np.ndarray:
-    if name not in table.column_names:
-        raise KeyError(f"column {name!r} missing: run annotate() before reasons()")
-    return table.column(name).to_numpy()
+    return require_column(table, name, "reasons() (run annotate() first)").to_numpy()
 
 
 def first_reason(n_rows: int, disable: Iterable[str],

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datamill.stage import require_column
+
 # Characters trimmed from both ends of a whitespace token to get a "word" (ASCII punctuation
 # plus the typographic quotes, dashes and ellipsis common on the web). A token that is only
 # punctuation becomes empty and is not a word: Gopher's "non-symbol words".
@@ -22,9 +24,7 @@ PUNCTUATION = string.punctuation + "…“”‘’«»„‚–—•·¡¿"
 
 def text_array(table: pa.Table, field: str = "text") -> pa.Array:
     """The text column as one ``string`` array (nulls read as '')."""
-    if field not in table.column_names:
-        raise KeyError(f"column {field!r} not found (columns: {table.column_names})")
-    col = table.column(field)
+    col = require_column(table, field, "text")
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if pa.types.is_large_string(col.type):
         col = col.cast(pa.string())
@@ -89,17 +89,6 @@ def repeat_mask(values: pa.Array, parent: np.ndarray) -> np.ndarray:
     out = np.ones(len(values), dtype=bool)
     out[first] = False
     return out
-
-
-def set_columns(table: pa.Table, values: dict) -> pa.Table:
-    """Append (or replace) columns, in the given order."""
-    for name, value in values.items():
-        arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else pa.array(value)
-        if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), name, arr)
-        else:
-            table = table.append_column(name, arr)
-    return table
 
 
 CHUNK_BYTES = 8 << 20  # text per vectorised pass: bounds the flattened word/line arrays (~25x)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text, fasttext_model
 from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stage import Filter, Mode
+from datamill.stage import Filter, Mode, set_columns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class LanguageFilter(Filter):
         if self.max_chars > 0:
             text = pc.utf8_slice_codeunits(text, 0, self.max_chars)
         names, scores = fasttext_model.top_label(model, fasttext_model.one_line(text))
-        return _text.set_columns(table, {"language": pa.array(names, type=pa.string()),
+        return set_columns(table, {"language": pa.array(names, type=pa.string()),
                                          "language_score": pa.array(scores, type=pa.float32())})
 
     def reasons(self, table: pa.Table) -> pa.Array:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.stage import Filter, set_column, Mode
+from datamill.stage import Filter, Mode, set_column
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.filters import _text, fasttext_model
-from datamill.stage import GlobalStage, with_reasons, Mode
+from datamill.stage import GlobalStage, Mode, set_columns, with_reasons
 from datamill.order_statistic import kth_smallest
 
 REASON = "quality_low_score"
@@ -50,7 +50,7 @@ class QualityFilter(GlobalStage):
         fasttext_model.check_label(model, self.label, self.use, self.model)
         texts = fasttext_model.one_line(_text.text_array(table), self.normalize)
         scores = fasttext_model.label_proba(model, texts, self.label)
-        return _text.set_columns(table, {"quality_score": pa.array(scores, type=pa.float32())})
+        return set_columns(table, {"quality_score": pa.array(scores, type=pa.float32())})
 
     def plan(self, ctx, parts):
         scored = parts.map(self.score)

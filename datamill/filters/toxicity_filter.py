@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text, _wordlist, fasttext_model
 from datamill.filters._rules import check_rules, column, first_reason
-from datamill.stage import Filter, Mode
+from datamill.stage import Filter, Mode, set_columns
 
 # A sentence: from a non-space character to terminal punctuation followed by whitespace, or
 # to the end of its line (a stand-in for Dolma's sentence splitter).
@@ -79,7 +79,7 @@ class ToxicityFilter(Filter):
                 values["toxic_sentence_fraction"] = _text.safe_div(n_toxic, n_sentences)
         if self.wordlist_path:
             values["num_bad_words"] = _wordlist.count_listed(text, self.wordlist_path, self.use)
-        return _text.set_columns(table, values)
+        return set_columns(table, values)
 
     def _sentences(self, model, texts: list[str]):
         spans = [[(m.start(), m.end()) for m in SENTENCE.finditer(t)] for t in texts]

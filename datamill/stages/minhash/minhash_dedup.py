@@ -23,7 +23,7 @@ from datamill.stages.minhash import clusters
 from datamill.stages.minhash import lsh
 from datamill.stages.minhash import verify
 from datamill.stages.minhash.clusters import cluster_members, np_column  # noqa: F401 (public)
-from datamill.stage import GlobalStage, with_reasons, Mode
+from datamill.stage import GlobalStage, Mode, require_column, set_column, with_reasons
 
 REASON = "minhash_duplicate"
 PRESETS = {  # name -> (num_perm, bands, rows); word 5-grams in all three
@@ -205,24 +205,15 @@ class MinHashDedup(GlobalStage):
         keeper = assigned.column("keeper").combine_chunks().take(pa.array(order))
         dup = np.zeros(table.num_rows, dtype=bool)
         dup[rows] = np_column(assigned.column("is_duplicate"))
-        out = _set_column(table, "minhash_cluster", pc.replace_with_mask(ids, pa.array(mask), keeper))
-        out = _set_column(out, "is_duplicate", pa.array(dup))
+        out = set_column(table, "minhash_cluster", pc.replace_with_mask(ids, pa.array(mask), keeper))
+        out = set_column(out, "is_duplicate", pa.array(dup))
         if stage_dir and len(rows):
             members = out.take(pa.array(np.sort(rows))).select(["id", "minhash_cluster", "is_duplicate", "text"])
             clusters.write_table(f"{stage_dir}/_clusters/part-{index:05d}.parquet", members)
         return with_reasons(out, pa.array(np.where(dup, REASON, None), type=pa.string()))
 
 def _column(table: pa.Table, name: str) -> pa.Array:
-    if name not in table.column_names:
-        raise ValueError(f"minhash_dedup: input has no {name!r} column (columns: {table.column_names})")
-    col = table.column(name)
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-
-
-def _set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.column_names.index(name), name, values)
-    return table.append_column(name, values)
+    return require_column(table, name, "minhash_dedup").combine_chunks()
 
 
 def _id_hash(ids: pa.Array) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.stages.semantic import spherical_kmeans as skm
-from datamill.stage import GlobalStage, with_reasons
+from datamill.stage import GlobalStage, set_columns, with_reasons
 from datamill.stages.semantic.encoders import EmbedderFields
 from datamill.stages.semantic.embed import ensure_embedding
 from datamill.order_statistic import kth_smallest
@@ -93,7 +93,6 @@ def _annotate(table: pa.Table, assigned: tuple, dup: tuple, proto: tuple, keep: 
         "d4_proto_cluster": pa.array(proto[0], pa.int32(), mask=~keep),
         "d4_proto_dist": pa.array((1.0 - proto[1]).astype(np.float32), pa.float32(), mask=~keep),
     }
-    for name, column in columns.items():
-        table = table.append_column(name, column)
+    table = set_columns(table, columns)
     reasons = np.where(~keep, "semdedup", np.where(final, None, "ssl_prototype"))
     return with_reasons(table, pa.array(reasons, pa.string()))

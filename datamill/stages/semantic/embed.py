@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from datamill.stage import MapStage
+from datamill.stage import MapStage, require_column, set_column
 from datamill.stages.semantic.encoders import EmbedderFields
 
 EMBEDDING = "embedding"
@@ -27,18 +27,12 @@ class EmbeddingAnnotator(EmbedderFields, MapStage):
     writes: ClassVar[tuple[str, ...]] = (EMBEDDING,)
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        if "text" not in table.column_names:
-            raise KeyError(f"{self.use}: input has no 'text' column (columns: {table.column_names})")
-        column = self.embed_column(table.column("text"))
-        if EMBEDDING in table.column_names:
-            return table.set_column(table.column_names.index(EMBEDDING), EMBEDDING, column)
-        return table.append_column(EMBEDDING, column)
+        return set_column(table, EMBEDDING, self.embed_column(require_column(table, "text", self.use)))
 
 
 def ensure_embedding(table: pa.Table, options: EmbedderFields) -> pa.Table:
     """The table with an ``embedding`` column: the existing one, else computed with ``options``."""
     if EMBEDDING in table.column_names:
         return table
-    if "text" not in table.column_names:
-        raise KeyError(f"{getattr(options, 'use', 'embed')}: input has neither 'embedding' nor 'text'")
-    return table.append_column(EMBEDDING, options.embed_column(table.column("text")))
+    text = require_column(table, "text", f"{options.use} (no 'embedding' column either)")
+    return table.append_column(EMBEDDING, options.embed_column(text))

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.stages.semantic import spherical_kmeans as skm
-from datamill.stage import GlobalStage, with_reasons, Mode
+from datamill.stage import GlobalStage, Mode, set_columns, with_reasons
 from datamill.stages.semantic.encoders import EmbedderFields
 from datamill.stages.semantic.embed import ensure_embedding
 from datamill.order_statistic import kth_smallest
@@ -87,9 +87,8 @@ class SemDeDup(EmbedderFields, ClusterFields, GlobalStage):
 
 
 def _annotate(table: pa.Table, assigned: tuple, dup: tuple, keep: np.ndarray) -> pa.Table:
-    table = table.append_column("semdedup_cluster", pa.array(assigned[0], pa.int32()))
-    table = table.append_column("semdedup_max_sim", pa.array(dup[0], pa.float32()))
-    table = table.append_column("semdedup_dup_of", dup[1])
+    table = set_columns(table, {"semdedup_cluster": pa.array(assigned[0], pa.int32()),
+                                "semdedup_max_sim": pa.array(dup[0], pa.float32()), "semdedup_dup_of": dup[1]})
     return with_reasons(table, pa.array(np.where(keep, None, "semdedup"), pa.string()))
 
 
