@@ -209,10 +209,10 @@ def test_embeds_inside_the_stage_when_no_embedding_column(client, corpus, embedd
 def test_bad_config_names_stage_and_key():
     with pytest.raises(ValueError, match="d4: r_proto"):
         D4Prune(r_proto=0.0)
-    with pytest.raises(ValueError, match="semdedup: which_to_keep"):
-        SemDeDup(which_to_keep="oldest")
-    with pytest.raises(ValueError, match="semdedup: pooling"):
-        SemDeDup(pooling="max")
+    with pytest.raises(ValueError, match="semdedup.*key 'which_to_keep'.*'hard'"):
+        configured(SemDeDup, which_to_keep="oldest")
+    with pytest.raises(ValueError, match="semdedup.*key 'pooling'.*'mean'"):
+        configured(SemDeDup, pooling="max")
 
 
 def test_pipeline_runs_semdedup_then_d4_reusing_embeddings(client, embedded, tmp_path):

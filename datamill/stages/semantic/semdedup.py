@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,7 @@ from datamill.stage import GlobalStage, Mode, set_columns, with_reasons
 from datamill.stages.semantic.encoders import EmbedderFields
 from datamill.stages.semantic.embed import ensure_embedding
 from datamill.order_statistic import kth_smallest
-from datamill.stages.semantic.semdedup_tiles import KEEP_ORDERS, max_similarity
+from datamill.stages.semantic.semdedup_tiles import max_similarity
 
 
 
@@ -31,7 +31,7 @@ class ClusterFields:
     sample_size: int = 100_000  # rows k-means is fitted on, then all assigned; keep >= ~40 K (faiss)
     niter: int = 20  # k-means iterations; D4's faiss config
     seed: int = 1234  # SemDeDup reference config
-    which_to_keep: str = "hard"  # SemDeDup reference: hard (keep farthest from centroid) | easy | random
+    which_to_keep: Literal["hard", "easy", "random"] = "hard"  # SemDeDup reference; hard keeps the farthest from the centroid
     tile_rows: int = 10_000  # most rows one task compares; larger clusters are split
     mode: Mode = "drop"  # drop | annotate
 
@@ -41,8 +41,6 @@ class ClusterFields:
             raise ValueError(f"{stage}: eps={self.eps} must be in [0, 2)")
         if not 0.0 < self.r_dedup <= 1.0:
             raise ValueError(f"{stage}: r_dedup={self.r_dedup} must be in (0, 1]")
-        if self.which_to_keep not in KEEP_ORDERS:
-            raise ValueError(f"{stage}: which_to_keep={self.which_to_keep!r}, expected one of {KEEP_ORDERS}")
         if self.n_clusters < 0 or self.sample_size < 1 or self.niter < 1 or self.tile_rows < 2:
             raise ValueError(f"{stage}: n_clusters >= 0, sample_size >= 1, niter >= 1, tile_rows >= 2")
 

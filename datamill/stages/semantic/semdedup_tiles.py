@@ -23,8 +23,6 @@ import pyarrow.compute as pc
 from datamill.stages.semantic.encoders import from_arrow
 from datamill.stages.semantic.spherical_kmeans import EMBEDDING, row_hashes
 
-KEEP_ORDERS = ("hard", "easy", "random")
-
 
 def plan_tiles(sizes: np.ndarray, tile_rows: int, n_in: int) -> dict:
     """Blocks per cluster, first tile index per cluster and the output partition of each tile."""
