@@ -56,7 +56,7 @@ class SourceConfig:
     max_doc_bytes: int = 64 * 2**20  # larger records are bad input, not a worker OOM
     # More bad rows than this in one chunk stop the run (1.0 = never). A majority of bad rows
     # means the reader is misconfigured (a pretty-printed JSON array read as jsonl), not that the
-    # data is dirty: the real web pages here lose well under half (see docs/RELIABILITY.md).
+    # data is dirty: the real web pages here lose a quarter at most (docs/RELIABILITY.md, section 8).
     max_bad_fraction: float = 0.5
 
     def __post_init__(self):
