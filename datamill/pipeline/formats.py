@@ -10,38 +10,44 @@ import fsspec
 import pyarrow as pa
 
 from datamill.pipeline.io.compressed import open_binary
-from datamill.pipeline.source_config import BadRecords, Chunk, SourceConfig, doc_table, stable_id
+from datamill.pipeline.html_reader import read_html
+from datamill.pipeline.parquet_reader import read_parquet
+from datamill.pipeline.source_config import (MISSING, BadRecords, Chunk, SourceConfig, doc_table, field_value,
+                                             stable_id, without_fields)
 
 # a \uD800-\uDFFF escape: json.loads accepts a lone one, Arrow (UTF-8) cannot store it
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _record(cfg: SourceConfig, obj: dict, path: str, row: int, bad: BadRecords, raw) -> dict | None:
-    """Map one input record onto id/text/url/meta, or count it as bad and return None."""
+    """Map one input record onto id/text/url/meta, or count it as bad and return None. Fields may
+    be dotted paths into nested objects; ``meta`` keeps every other field once (a nested field
+    mapped onto a column is removed from its parent)."""
     line = row + 1
+    url = field_value(obj, cfg.url_field)
+    url = url if isinstance(url, str) else None
     if cfg.html_field:
-        html = obj.get(cfg.html_field)
+        html = field_value(obj, cfg.html_field)
         if not isinstance(html, str):
             bad.add(path, line, "missing_html", f"field {cfg.html_field!r} missing or not a string", raw)
             return None
         from datamill.pipeline.io.html import html_to_text
 
-        text = html_to_text(html, url=obj.get(cfg.url_field))
+        text = html_to_text(html, url=url)
         if not text:
             bad.add(path, line, "empty_after_extraction", "no main text in the HTML", raw)
             return None
     else:
-        text = obj.get(cfg.text_field)
+        text = field_value(obj, cfg.text_field)
         if not isinstance(text, str):
-            reason = "missing_text" if text is None else "wrong_type"
-            bad.add(path, line, reason, f"field {cfg.text_field!r} is {type(text).__name__}, not a string", raw)
+            reason = "missing_text" if text is None or text is MISSING else "wrong_type"
+            kind = "missing" if text is MISSING else type(text).__name__
+            bad.add(path, line, reason, f"field {cfg.text_field!r} is {kind}, not a string", raw)
             return None
-    doc_id = obj.get(cfg.id_field)
-    url = obj.get(cfg.url_field)
-    skip = {cfg.text_field, cfg.id_field, cfg.url_field, cfg.html_field}
-    return {"id": str(doc_id) if doc_id not in (None, "") else stable_id(cfg, path, row),
-            "text": text, "url": url if isinstance(url, str) else None,
-            "meta": {k: v for k, v in obj.items() if k not in skip} or None}
+    doc_id = field_value(obj, cfg.id_field)
+    meta = without_fields(obj, [cfg.html_field or cfg.text_field, cfg.id_field, cfg.url_field])
+    return {"id": str(doc_id) if doc_id not in (None, "", MISSING) else stable_id(cfg, path, row),
+            "text": text, "url": url, "meta": meta or None}
 
 
 def read_jsonl(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
@@ -80,55 +86,6 @@ def read_jsonl(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
             if rec is not None:
                 rows.append(rec)
     return doc_table(cfg, rows)
-
-
-def read_parquet(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
-    """Parquet keeps its own columns; only id/text/url are renamed onto the document schema."""
-    import pyarrow.parquet as pq
-
-    if chunk.error and not chunk.count:  # planning could not open it; read_chunk reports the file
-        return doc_table(cfg, [])
-    end = chunk.start + chunk.count
-    try:
-        with fsspec.open(chunk.path, "rb") as f:
-            pf = pq.ParquetFile(f)
-            starts, seen = [], 0
-            for g in range(pf.metadata.num_row_groups):
-                starts.append(seen)
-                seen += pf.metadata.row_group(g).num_rows
-            groups = [g for g, s in enumerate(starts)
-                      if s < end and s + pf.metadata.row_group(g).num_rows > chunk.start]
-            table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
-    except Exception as e:  # corrupt pages: every row of the chunk is lost, and counted
-        bad.add(chunk.path, chunk.start + 1, "corrupt_file", f"rows {chunk.start}..{end - 1}: {type(e).__name__}: {e}",
-                n=chunk.count)
-        return doc_table(cfg, [])
-    offset = chunk.start - (starts[groups[0]] if groups else 0)
-    table = table.slice(offset, chunk.count)
-    if cfg.text_field not in table.column_names:
-        bad.add(chunk.path, chunk.start + 1, "missing_text",
-                f"no column {cfg.text_field!r} (columns: {table.column_names})", n=table.num_rows)
-        return doc_table(cfg, [])
-    text_type = table.schema.field(cfg.text_field).type
-    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
-        bad.add(chunk.path, chunk.start + 1, "wrong_type", f"column {cfg.text_field!r} is {text_type}, not a string",
-                n=table.num_rows)
-        return doc_table(cfg, [])
-    ids = table.column(cfg.id_field).to_pylist() if cfg.id_field in table.column_names else [None] * len(table)
-    ids = [str(v) if v not in (None, "") else stable_id(cfg, chunk.path, chunk.start + i) for i, v in enumerate(ids)]
-    texts = table.column(cfg.text_field)
-    keep = [i for i, t in enumerate(texts.to_pylist()) if isinstance(t, str)]
-    for i in set(range(len(table))) - set(keep):
-        bad.add(chunk.path, chunk.start + i + 1, "missing_text", f"null {cfg.text_field!r}")
-    rest = table.drop_columns(list(dict.fromkeys(  # (unique: "text" is often both the text field and a doc column)
-        c for c in (cfg.text_field, cfg.id_field, cfg.url_field, "id", "text", "url", "source") if c in table.column_names)))
-    url = table.column(cfg.url_field).cast(pa.string()) if cfg.url_field in table.column_names else \
-        pa.nulls(len(table), pa.string())
-    out = pa.table({"id": pa.array(ids, pa.string()), "text": texts.cast(pa.string()), "url": url,
-                    "source": pa.array([cfg.source_label] * len(table), pa.string())})
-    for name in rest.column_names:
-        out = out.append_column(name, rest.column(name))
-    return out.take(keep) if len(keep) < len(table) else out
 
 
 def read_text(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
@@ -222,7 +179,11 @@ def count_rows(cfg: SourceConfig) -> int:
         from datamill.pipeline.pydocs import python_docs
 
         return len(python_docs())
-    return len(_hf_dataset(cfg))
+    ds = _hf_dataset(cfg)
+    for field in cfg.required_fields():
+        if field_value(ds.features, field) is MISSING:
+            raise cfg.field_error(field, cfg.path, ds.features)
+    return len(ds)
 
 
 def read_hf(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
@@ -242,5 +203,5 @@ def read_python_docs(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Tab
     return doc_table(cfg, [{"id": d["id"], "text": d["text"], "url": d["url"], "meta": None} for d in docs])
 
 
-READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "warc": read_warc, "hf": read_hf,
-           "python_docs": read_python_docs}  # one per source_config.FORMATS
+READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "text": read_text, "html": read_html, "warc": read_warc,
+           "hf": read_hf, "python_docs": read_python_docs}  # one per source_config.FORMATS

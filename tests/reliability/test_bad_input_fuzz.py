@@ -91,6 +91,13 @@ def jsonl_line(draw) -> tuple[bytes, str | None, str | None]:
     return json.dumps({"text": value}).encode(), "wrong_type", None
 
 
+def _json_or_none(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 def compress(data: bytes, how: str) -> bytes:
     return {"": lambda d: d, ".gz": gzip.compress,
             ".zst": lambda d: zstandard.ZstdCompressor().compress(d)}[how](data)
@@ -104,6 +111,12 @@ def test_jsonl_every_line_is_kept_or_counted_with_file_and_line(tmp_path_factory
     trailing_newline = trailing_newline or lines[-1][0] == b""  # else a last empty line does not exist
     data = b"\n".join(raw for raw, _, _ in lines) + (b"\n" if trailing_newline else b"")
     path.write_bytes(compress(data, how))
+    objects = [o for o in map(_json_or_none, (raw for raw, _, _ in lines)) if isinstance(o, dict)]
+    if objects and not any("text" in o for o in objects):  # the config mistake: an error, not 100% skipped
+        with pytest.raises(DataError, match=rf"source 'src': field 'text' is in no record of {re.escape(str(path))}"):
+            read_all({"format": "jsonl", "path": str(path)}, rows=rows)
+        record("inputs_tried", 1)
+        return
     table, counts, skipped = read_all({"format": "jsonl", "path": str(path)}, rows=rows)
     record("bad_inputs_tried", sum(1 for _, reason, _ in lines if reason))
     record("inputs_tried", 1)
@@ -183,14 +196,18 @@ def test_parquet_with_corrupt_pages_counts_every_row_of_the_damaged_chunk(tmp_pa
     assert table.column("text").to_pylist() == [f"parquet doc {i} " * 8 for i in range(400) if not 150 <= i < 200]
 
 
-def test_parquet_missing_or_mistyped_text_column_counts_every_row(tmp_path):
+def test_parquet_missing_or_mistyped_text_column_is_an_error_or_counts_every_row(tmp_path):
     pq.write_table(pa.table({"body": ["a"] * 30}), tmp_path / "missing.parquet")
     pq.write_table(pa.table({"text": [[1, 2]] * 20}), tmp_path / "listtype.parquet")
     pq.write_table(pa.table({"text": pa.array([b"\xff\xfe", b"ok"] * 5, pa.binary())}), tmp_path / "binary.parquet")
     pq.write_table(pa.table({"text": ["kept", None, "kept too"]}), tmp_path / "nulls.parquet")
-    for name, n, reason in (("missing", 30, "missing_text"), ("listtype", 20, "wrong_type"),
-                            ("binary", 10, "wrong_type"), ("nulls", 1, "missing_text")):
-        table, counts, skipped = read_all({"format": "parquet", "path": str(tmp_path / f"{name}.parquet")})
+    with pytest.raises(DataError, match=r"field 'text' is in no record of \S*missing\.parquet \(fields seen: body\)"):
+        read_all({"format": "parquet", "path": str(tmp_path / "missing.parquet")})  # a config mistake, not 30 skips
+    with pytest.raises(DataError, match=r"20 of 20 rows of \S*listtype\.parquet .*wrong_type: 20"):
+        read_all({"format": "parquet", "path": str(tmp_path / "listtype.parquet")})  # over max_bad_fraction
+    for name, n, reason in (("listtype", 20, "wrong_type"), ("binary", 10, "wrong_type"), ("nulls", 1, "missing_text")):
+        table, counts, skipped = read_all({"format": "parquet", "path": str(tmp_path / f"{name}.parquet"),
+                                           "max_bad_fraction": 1.0})
         record("bad_inputs_tried", n)
         assert counts == {reason: n}, name
         assert skipped[0]["file"].endswith(f"{name}.parquet")
