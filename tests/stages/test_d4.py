@@ -17,6 +17,7 @@ from datamill.stages.semantic.encoders import from_arrow
 from datamill.stages.semantic.embed import EmbeddingAnnotator
 from datamill.stages.semantic.semdedup import SemDeDup
 from datamill.stages.semantic.semdedup_tiles import prefix_max_sim
+from tests.conftest import configured
 
 N_REAL, N_COPIES, N_PARAPHRASES = 1000, 50, 50
 EMBED = {"max_length": 64, "batch_size": 32}
