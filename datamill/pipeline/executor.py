@@ -186,7 +186,7 @@ class Executor:
         self.progress.stop()
         for i in range(n):
             if i not in results:
-                results[i] = [rundir.read_json(rundir.part_path(j.dir, i, "stats.json")) for j in jobs]
+                results[i] = [rundir.read_json(rundir.stats_path(j.dir, i)) for j in jobs]
         return [results[i] for i in range(n)]
 
     def _finish_chain(self, chain: list[str], per_part: list[list[dict]], started: float) -> None:
