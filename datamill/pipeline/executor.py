@@ -1,7 +1,7 @@
 """Runs a validated pipeline on a Dask client, stage by stage in topological order.
 
 Map and filter stages with one input, whose input feeds nothing else, are fused into one
-task per partition. Global stages get their inputs as ``Partitions`` and plan their own
+task per partition; one with several inputs reads their union and starts a chain. Global stages get their inputs as ``Partitions`` and plan their own
 shuffles and reductions. Every stage's outputs are keyed by a hash of (stage config, version,
 input keys): a finished stage is skipped, a finished partition of an unfinished stage is
 kept, a changed stage re-runs with its descendants.
@@ -152,14 +152,16 @@ class Executor:
         if not chain:
             return
         started = time.perf_counter()
-        parent = self.cfg.stages[chain[0]].inputs[0]
-        n = self.parts[parent]
+        # several inputs are a union: partition i of this stage is partition i of its inputs'
+        # partitions one after the other, as a global stage sees them (Partitions.concat)
+        reads = [(self.dir(inp), j) for inp in self.cfg.stages[chain[0]].inputs for j in range(self.parts[inp])]
+        n = len(reads)
         jobs = [self.job(name) for name in chain]
         for job in jobs:
             rundir.prepare_stage_dir(job.dir, job.key)
             rundir.clean_temp_files(job.dir)
         todo = self._untrusted(jobs, n)
-        futures = {i: self.client.submit(stage_chain_task, i, self.dir(parent), jobs, self.samples,
+        futures = {i: self.client.submit(stage_chain_task, i, reads[i][0], jobs, self.samples, reads[i][1],
                                          key=f"chain-{chain[0]}-{jobs[0].key}-{self.run_token}-{i}", retries=2)
                    for i in todo}
         per_part = self._collect(chain, jobs, futures, n)
