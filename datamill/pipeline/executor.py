@@ -19,6 +19,7 @@ from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig
 from datamill.partitions import Lazy, Partitions, PlanContext, Value
 from datamill.pipeline.progress import Progress
+from datamill.pipeline.source_config import DataError
 from datamill.pipeline.sources import fingerprint, list_files, plan_source
 from datamill.pipeline.stats import merge
 from datamill.pipeline.tasks import StageJob, finish_global_task, source_chain_task, stage_chain_task
@@ -213,8 +214,11 @@ class Executor:
         self.progress.start(name, 1, 0)
         # writing first: each output table is written and freed as soon as it exists, instead of
         # every partition's output piling up in worker memory until the last one is computed
-        written = node.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
-        part_stats = written.gather()
+        try:
+            written = node.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
+            part_stats = written.gather()
+        except ValueError as e:  # a stage's verdict on its data (mix: repeated past max_repeat): one line
+            raise DataError(f"stage {name!r}: {e}") from e
         self.progress.advance()
         self.progress.stop()
         extra = {k: v.result() if isinstance(v, Value) else v for k, v in ctx.extra_stats.items()}
