@@ -41,7 +41,16 @@ def atomic_write_json(path: str, obj: Any) -> None:
 
 
 def atomic_write_table(path: str, table: pa.Table) -> None:
-    _atomic_write(path, lambda f: pq.write_table(table, f, compression="zstd"))
+    _atomic_write(path, lambda f: _write_parquet(table, f))
+
+
+def _write_parquet(table: pa.Table, f) -> None:
+    if table.num_rows:
+        pq.write_table(table, f, compression="zstd")
+    else:
+        # schema and no row group: a 0-row row group makes `datasets` fail ("BatchSize must be
+        # greater than 0"); a file without one is read as an empty table by every reader
+        pq.ParquetWriter(f, table.schema, compression="zstd").close()
 
 
 def read_json(path: str) -> Any | None:

@@ -16,16 +16,48 @@ SUMMARY_KEYS = ("name", "use", "inputs", "rows_in", "rows_out", "bytes_in", "byt
 
 
 def load_run_stats(run_dir: str) -> dict:
-    run = rundir.read_json(f"{run_dir}/run.json")
-    if run is None:
-        raise FileNotFoundError(f"{run_dir} is not a datamill run dir (no run.json)")
+    """Statistics of every finished stage, also of a failed or killed run: a stage is finished when
+    its dir has ``_SUCCESS``; ``missing`` lists the stages of the config (``run.json``) that are not."""
+    run = rundir.read_json(f"{run_dir}/run.json") or {}
+    finished = _finished_stages(run_dir)
+    if not run and not finished:
+        raise FileNotFoundError(f"{run_dir} is not a datamill run dir (no run.json, no finished stage)")
+    order = run.get("order") or _event_order(run_dir, finished)
     stages = []
-    for name in run["order"]:
+    for name in [n for n in order if n in finished] + sorted(set(finished) - set(order)):
         stats = rundir.read_json(f"{run_dir}/{name}/_stats.json")
         if stats is not None:
             stages.append({k: stats[k] for k in SUMMARY_KEYS if k in stats})
-    return {"name": run["name"], "run_dir": str(Path(run_dir)), "seconds": run["seconds"],
-            "git_sha": run.get("git_sha"), "stages": stages}
+    status = run.get("status", "done" if run else "unknown")  # run.json without status: an older, finished run
+    return {"name": run.get("name", Path(run_dir).name), "run_dir": str(Path(run_dir)), "seconds": run.get("seconds"),
+            "git_sha": run.get("git_sha"), "status": status, "error": run.get("error"), "stages": stages,
+            "missing": [n for n in order if n not in finished]}
+
+
+def _finished_stages(run_dir: str) -> set[str]:
+    root = Path(run_dir)
+    return {p.parent.name for p in root.glob("*/_SUCCESS")} if root.is_dir() else set()
+
+
+def _event_order(run_dir: str, finished: set[str]) -> list[str]:
+    """Stage order from events.jsonl (no run.json: a run from before it was written at the start)."""
+    import json
+
+    path, order = Path(run_dir) / "events.jsonl", []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        stage = json.loads(line).get("stage")
+        if stage and stage not in order:
+            order.append(stage)
+    return order + sorted(finished - set(order))
+
+
+def partial_note(stats: dict) -> str | None:
+    """One line for a run that did not finish: its status and the stages with no output."""
+    if stats["status"] == "done" and not stats["missing"]:
+        return None
+    missing = ", ".join(stats["missing"]) or "none known"
+    return f"run {stats['status']}: {len(stats['stages'])} stage(s) finished; not finished: {missing}" + \
+        (f" ({stats['error']})" if stats.get("error") else "")
 
 
 def print_stats_table(run_dir: str) -> None:
@@ -33,7 +65,8 @@ def print_stats_table(run_dir: str) -> None:
     from rich.table import Table
 
     stats = load_run_stats(run_dir)
-    table = Table(title=f"datamill run {stats['name']} ({stats['seconds']:.1f} s)")
+    took = f"{stats['seconds']:.1f} s" if stats["seconds"] is not None else stats["status"]
+    table = Table(title=f"datamill run {stats['name']} ({took})")
     for col in ("stage", "use", "rows in", "rows out", "kept", "words out", "removed by reason", "seconds"):
         table.add_column(col, justify="right" if col not in ("stage", "use", "removed by reason") else "left")
     for s in stats["stages"]:
@@ -44,10 +77,17 @@ def print_stats_table(run_dir: str) -> None:
         table.add_row(s["name"], s["use"], f"{s['rows_in']:,}", f"{s['rows_out']:,}", kept,
                       f"{s['words_out']:,}", reasons or "-", f"{s['seconds']:.1f}")
     Console(width=160).print(table)
+    note = partial_note(stats)
+    if note:
+        print(note)
 
 
 def show_documents(run_dir: str, stage: str, *, removed: bool = False, reason: str | None = None,
                    n: int = 5, chars: int = 400) -> None:
+    if not (Path(run_dir) / stage / "_SUCCESS").exists() and "://" not in str(run_dir):
+        note = partial_note(load_run_stats(run_dir))
+        print(f"stage {stage!r} has not finished in {run_dir}" + (f"; {note}" if note else ""))
+        return
     table = read_rejected(run_dir, stage) if removed else read_stage(run_dir, stage)
     if removed and reason and table.num_rows:
         table = table.filter(pc.equal(table.column("_removal_reason"), reason))

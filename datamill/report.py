@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 
-from datamill.inspection import load_run_stats
+from datamill.inspection import load_run_stats, partial_note
 from datamill.pipeline.io import read_rejected
 from datamill.pipeline.stats import fmt_edge
 
@@ -109,13 +109,18 @@ def render(run_dir: str) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>datamill report: {_e(stats['name'])}</title><style>{CSS}</style></head><body>
 <h1>datamill run <code>{_e(stats['name'])}</code></h1>
-<p class="muted">{_e(stats['run_dir'])} · {stats['seconds']:.1f} s · git {_e(stats.get('git_sha') or 'n/a')}</p>
+<p class="muted">{_e(stats['run_dir'])} · {_took(stats)} · git {_e(stats.get('git_sha') or 'n/a')}</p>
+{f'<p class="partial"><b>{_e(partial_note(stats))}</b></p>' if partial_note(stats) else ''}
 <h2>Documents through the DAG</h2>{waterfall_svg(stages, 'rows', 'documents in and out per stage')}
 <h2>Words through the DAG</h2>{waterfall_svg(stages, 'words', 'words in and out per stage')}
 <h2>Stages</h2><table><tr><th>stage</th><th>use</th><th>rows in</th><th>rows out</th><th>words out</th>
 <th>removed by reason</th><th>seconds</th></tr>{summary}</table>
 {''.join(sections)}
 <script>{SCRIPT}</script></body></html>"""
+
+
+def _took(stats: dict) -> str:
+    return f"{stats['seconds']:.1f} s" if stats["seconds"] is not None else _e(stats["status"])
 
 
 def write_report(run_dir: str, output: str) -> None:

@@ -159,7 +159,13 @@ def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
         raise ConfigError(f"stage {name!r}: missing 'input' (several sources exist: {sorted(sources)})")
     fields = {k: v for k, v in spec.items() if k not in EDGE_KEYS}
     stage = _build(registry[use], fields, f"stage {name!r} (use: {use})")
-    return StageNode(name=name, stage=stage, inputs=[str(i) for i in inputs])
+    inputs = [str(i) for i in inputs]
+    if hasattr(stage, "check_inputs"):  # a stage whose config names its inputs (mix weights)
+        try:
+            stage.check_inputs(inputs)
+        except ValueError as e:
+            raise ConfigError(f"stage {name!r} (use: {use}): {e}") from None
+    return StageNode(name=name, stage=stage, inputs=inputs)
 
 
 def _apply_override(raw: dict, item: str) -> None:

@@ -1,7 +1,7 @@
 """Runs a validated pipeline on a Dask client, stage by stage in topological order.
 
 Map and filter stages with one input, whose input feeds nothing else, are fused into one
-task per partition. Global stages get their inputs as ``Partitions`` and plan their own
+task per partition; one with several inputs reads their union and starts a chain. Global stages get their inputs as ``Partitions`` and plan their own
 shuffles and reductions. Every stage's outputs are keyed by a hash of (stage config, version,
 input keys): a finished stage is skipped, a finished partition of an unfinished stage is
 kept, a changed stage re-runs with its descendants.
@@ -19,6 +19,7 @@ from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig
 from datamill.partitions import Lazy, Partitions, PlanContext, Value
 from datamill.pipeline.progress import Progress
+from datamill.pipeline.source_config import DataError
 from datamill.pipeline.sources import fingerprint, list_files, plan_source
 from datamill.pipeline.stats import merge
 from datamill.pipeline.tasks import StageJob, finish_global_task, source_chain_task, stage_chain_task
@@ -152,14 +153,16 @@ class Executor:
         if not chain:
             return
         started = time.perf_counter()
-        parent = self.cfg.stages[chain[0]].inputs[0]
-        n = self.parts[parent]
+        # several inputs are a union: partition i of this stage is partition i of its inputs'
+        # partitions one after the other, as a global stage sees them (Partitions.concat)
+        reads = [(self.dir(inp), j) for inp in self.cfg.stages[chain[0]].inputs for j in range(self.parts[inp])]
+        n = len(reads)
         jobs = [self.job(name) for name in chain]
         for job in jobs:
             rundir.prepare_stage_dir(job.dir, job.key)
             rundir.clean_temp_files(job.dir)
         todo = self._untrusted(jobs, n)
-        futures = {i: self.client.submit(stage_chain_task, i, self.dir(parent), jobs, self.samples,
+        futures = {i: self.client.submit(stage_chain_task, i, reads[i][0], jobs, self.samples, reads[i][1],
                                          key=f"chain-{chain[0]}-{jobs[0].key}-{self.run_token}-{i}", retries=2)
                    for i in todo}
         per_part = self._collect(chain, jobs, futures, n)
@@ -186,7 +189,7 @@ class Executor:
         self.progress.stop()
         for i in range(n):
             if i not in results:
-                results[i] = [rundir.read_json(rundir.part_path(j.dir, i, "stats.json")) for j in jobs]
+                results[i] = [rundir.read_json(rundir.stats_path(j.dir, i)) for j in jobs]
         return [results[i] for i in range(n)]
 
     def _finish_chain(self, chain: list[str], per_part: list[list[dict]], started: float) -> None:
@@ -211,8 +214,11 @@ class Executor:
         self.progress.start(name, 1, 0)
         # writing first: each output table is written and freed as soon as it exists, instead of
         # every partition's output piling up in worker memory until the last one is computed
-        written = node.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
-        part_stats = written.gather()
+        try:
+            written = node.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
+            part_stats = written.gather()
+        except ValueError as e:  # a stage's verdict on its data (mix: repeated past max_repeat): one line
+            raise DataError(f"stage {name!r}: {e}") from e
         self.progress.advance()
         self.progress.stop()
         extra = {k: v.result() if isinstance(v, Value) else v for k, v in ctx.extra_stats.items()}

@@ -1,6 +1,8 @@
 """The run directory: atomic writes, cache keys, and which partitions a later run may trust.
 
-Layout per stage (docs/ARCHITECTURE.md, "The run directory"): ``part-NNNNN.parquet``, ``part-NNNNN.stats.json`` (written
+Layout per stage (docs/ARCHITECTURE.md, "The run directory"): ``part-NNNNN.parquet`` (the data, and the
+only files not named ``_*``, so Parquet readers pointed at the directory load data and nothing else;
+an empty partition is a file with the schema and no row group), ``_stats/part-NNNNN.json`` (written
 last: a partition is trusted only when its stats file exists and carries the stage's key),
 ``_rejected/part-NNNNN.parquet``, ``_stats.json``, ``_KEY``, ``_SUCCESS``.
 """
@@ -27,6 +29,11 @@ def part_path(stage_dir: str, i: int, suffix: str = "parquet") -> str:
     return f"{stage_dir}/part-{i:05d}.{suffix}"
 
 
+def stats_path(stage_dir: str, i: int) -> str:
+    """Partition ``i``'s statistics and key: the marker that makes the partition trusted."""
+    return f"{stage_dir}/_stats/part-{i:05d}.json"
+
+
 def rejected_path(stage_dir: str, i: int) -> str:
     return f"{stage_dir}/_rejected/part-{i:05d}.parquet"
 
@@ -38,6 +45,7 @@ def prepare_stage_dir(stage_dir: str, key: str) -> None:
     if fs.exists(stage_dir) and (old or {}).get("key") != key:
         fs.rm(stage_dir, recursive=True)
     fs.makedirs(f"{stage_dir}/_rejected", exist_ok=True)
+    fs.makedirs(f"{stage_dir}/_stats", exist_ok=True)
     if (old or {}).get("key") != key:
         atomic_write_json(f"{stage_dir}/_KEY", {"key": key})
 
@@ -54,10 +62,12 @@ def trusted_parts(stage_dir: str, key: str, n: int) -> set[int]:
     if not fs.exists(stage_dir):
         return set()
     names = {p.rsplit("/", 1)[-1] for p in fs.ls(stage_dir, detail=False)}
+    marked = {p.rsplit("/", 1)[-1] for p in fs.ls(f"{stage_dir}/_stats", detail=False)} \
+        if fs.exists(f"{stage_dir}/_stats") else set()
     out = set()
     for i in range(n):
-        if f"part-{i:05d}.stats.json" in names and f"part-{i:05d}.parquet" in names:
-            stats = read_json(part_path(stage_dir, i, "stats.json"))
+        if f"part-{i:05d}.json" in marked and f"part-{i:05d}.parquet" in names:
+            stats = read_json(stats_path(stage_dir, i))
             if stats and stats.get("key") == key:
                 out.add(i)
     return out
@@ -77,7 +87,7 @@ def write_partition(stage_dir: str, i: int, key: str, table: pa.Table, rejected:
     if rejected is not None and rejected.num_rows:
         atomic_write_table(rejected_path(stage_dir, i), rejected)
     atomic_write_table(part_path(stage_dir, i), table)
-    atomic_write_json(part_path(stage_dir, i, "stats.json"), {**stats, "key": key})
+    atomic_write_json(stats_path(stage_dir, i), {**stats, "key": key})
 
 
 def read_partition(stage_dir: str, i: int) -> pa.Table:

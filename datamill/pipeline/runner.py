@@ -73,15 +73,24 @@ def run_pipeline(config: str | Path | dict | PipelineConfig, *, client=None, ove
     cfg = config if isinstance(config, PipelineConfig) else load_config(config, overrides)
     started = time.perf_counter()
     rundir.append_event(cfg.output, {"event": "run_start", "time": time.time(), "name": cfg.name})
-    with dask_client(client, workers, scheduler) as c:
-        executor = Executor(cfg, c, Progress(progress))
-        stats = executor.run()
+    record = {"name": cfg.name, "config": cfg.raw, "versions": _versions(), "git_sha": _git_sha(),
+              "order": cfg.order(), "inputs": {n: node.inputs for n, node in cfg.stages.items()}}
+    # written at the start too, so `datamill stats` on a run that fails or is killed knows its stages
+    rundir.atomic_write_json(f"{cfg.output}/run.json", {**record, "status": "running", "seconds": None})
+    executor = None
+    try:
+        with dask_client(client, workers, scheduler) as c:
+            executor = Executor(cfg, c, Progress(progress))
+            stats = executor.run()
+    except BaseException as e:
+        rundir.atomic_write_json(f"{cfg.output}/run.json", {
+            **record, "status": "failed", "error": f"{type(e).__name__}: {e}", "keys": executor.keys if executor else {},
+            "seconds": time.perf_counter() - started})
+        raise
     seconds = time.perf_counter() - started
     rundir.atomic_write_json(f"{cfg.output}/run.json", {
-        "name": cfg.name, "config": cfg.raw, "versions": _versions(), "git_sha": _git_sha(),
-        "order": cfg.order(), "keys": executor.keys, "seconds": seconds,
+        **record, "status": "done", "keys": executor.keys, "seconds": seconds,
         "stage_seconds": {n: s.get("seconds") for n, s in stats.items()},
-        "inputs": {n: node.inputs for n, node in cfg.stages.items()},
     })
     rundir.append_event(cfg.output, {"event": "run_done", "time": time.time(), "seconds": seconds})
     return RunResult(cfg.output, stats, seconds)

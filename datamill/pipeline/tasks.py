@@ -97,9 +97,11 @@ def source_chain_task(i: int, cfg: SourceConfig, chunk: Chunk, head: StageJob,
     return [s] + run_chain(table, i, chain, samples, clock)
 
 
-def stage_chain_task(i: int, input_dir: str, chain: list[StageJob], samples: int) -> list[dict]:
+def stage_chain_task(i: int, input_dir: str, chain: list[StageJob], samples: int,
+                     input_i: int | None = None) -> list[dict]:
+    """Read partition ``input_i`` (default ``i``) of ``input_dir``, run the chain, write partition ``i``."""
     clock = _Clock()
-    table = rundir.read_partition(input_dir, i)
+    table = rundir.read_partition(input_dir, i if input_i is None else input_i)
     clock.lap()
     return run_chain(table, i, chain, samples, clock)
 

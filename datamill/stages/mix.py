@@ -8,6 +8,8 @@ tokens over that hash, summed across partitions (a tree reduce of fixed-size arr
 documents): bins are taken in hash order while they fit, so one long document does not
 overshoot the target; the error is at most half a bin (one document on small corpora). Which documents are taken does not
 depend on partitioning. Copies get ``mix_copy`` (0 = first) and are spread by a seeded order.
+Rows left out are removed with reason ``mix_downsampled`` (counted and sampled like a filter's);
+``source`` is kept as read, the group goes to ``mix_group``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.partitions import Partitions
-from datamill.stage import GlobalStage, set_column
+from datamill.stage import GlobalStage, set_column, with_reasons
 
 NBINS = 1 << 16
 
@@ -37,12 +39,14 @@ class Mix(GlobalStage):
     """Token-share mixing of several inputs (or sources) with repetition; seeded, recorded."""
 
     use: ClassVar[str] = "mix"
-    version: ClassVar[str] = "2"  # 2: copies in rounds after the originals (partition-invariant order)
+    # 2: copies in rounds after the originals (partition-invariant order); 3: `source` kept, the
+    # group in `mix_group`, rows left out removed as `mix_downsampled`
+    version: ClassVar[str] = "3"
     reads: ClassVar[tuple[str, ...]] = ("id", "text", "source")
-    writes: ClassVar[tuple[str, ...]] = ("source", "mix_copy")
+    writes: ClassVar[tuple[str, ...]] = ("mix_group", "mix_copy")
 
     weights: dict[str, float] = field(default_factory=dict)  # target share of tokens per group (normalized)
-    by: Literal["input", "source"] = "input"  # input: a group per upstream stage (written to `source`) | source: the source column
+    by: Literal["input", "source"] = "input"  # input: a group per upstream stage | source: the source column
     total: int = 0  # size of the mix in `count` units; 0 = what the inputs hold together
     count: Literal["tokenizer", "bytes", "words"] = "bytes"  # unit: tokenizer (exact: tokens + EOS, as token_shards stores them) | bytes | words
     tokenizer: str = ""  # tokenizer.json, for count == "tokenizer"
@@ -59,12 +63,17 @@ class Mix(GlobalStage):
         if self.total < 0 or self.max_repeat < 1:
             raise ValueError("mix: total must be >= 0 and max_repeat >= 1")
 
+    def check_inputs(self, inputs: list[str]) -> None:
+        """Called by the config loader: with ``by: input`` the weights name exactly the inputs."""
+        if self.by != "input" or set(inputs) == set(self.weights):
+            return
+        unknown, missing = sorted(set(self.weights) - set(inputs)), sorted(set(inputs) - set(self.weights))
+        raise ValueError(f"weights must name exactly the inputs {inputs}: unknown {unknown}, missing {missing}")
+
     def plan(self, ctx, parts: Partitions) -> Partitions:
         inputs = parts.by_input()
         names = [p.name for p in inputs]
-        if self.by == "input" and set(names) != set(self.weights):
-            raise ValueError(f"mix: weights name {sorted(self.weights)} but the inputs are {sorted(names)}; "
-                             f"give one weight per input")
+        self.check_inputs(names)
         tok = ctx.constant(_load_tokenizer(self.tokenizer)) if self.count == "tokenizer" else None
         hists = [p.map(self._histogram, name, tok).reduce(_sum_hists) for p, name in zip(inputs, names)]
         merged = hists[0].map(_merge, *hists[1:])
@@ -121,11 +130,15 @@ class Mix(GlobalStage):
             raise ValueError(f"mix: no weight for source(s) {missing}")
         full = np.array([plan[g]["full_copies"] for g in groups], np.int64)
         extra = np.array([solved["take"][g][b] for g, b in zip(groups, (keys >> np.uint64(48)).tolist())], bool)
-        rows = np.flatnonzero(full + extra > copy_round)
+        copies = full + extra
+        # round 0 holds every row, so the ones not taken are removed with a reason the engine counts
+        rows = np.arange(table.num_rows) if copy_round == 0 else np.flatnonzero(copies > copy_round)
         out = table.take(pa.array(rows, pa.int64()))
-        if self.by == "input":
-            out = set_column(out, "source", pa.array([name] * len(rows), pa.string()))
-        return set_column(out, "mix_copy", pa.array(np.full(len(rows), copy_round), pa.int32()))
+        out = set_column(out, "mix_group", pa.array([groups[r] for r in rows.tolist()], pa.string()))
+        out = set_column(out, "mix_copy", pa.array(np.full(len(rows), copy_round), pa.int32()))
+        if copy_round == 0:
+            out = with_reasons(out, pa.array(np.where(copies > 0, None, "mix_downsampled").tolist(), pa.string()))
+        return out
 
     # -- once -------------------------------------------------------------------------------------
     def _solve(self, hists: dict[str, np.ndarray]) -> dict:
@@ -148,7 +161,7 @@ class Mix(GlobalStage):
                 continue
             r = target / n
             if r > self.max_repeat:
-                raise ValueError(f"mix: source {g!r} would be repeated {r:.2f}x (> max_repeat {self.max_repeat}): "
+                raise ValueError(f"mix: {g!r} would be repeated {r:.2f}x (> max_repeat {self.max_repeat}): "
                                  f"{n} {self.count} available, {target:.0f} wanted; lower total or its weight")
             full = int(r)
             take[g] = _fill(hists[g][0], target - full * n)

@@ -26,7 +26,7 @@ ROWS = 90
 
 
 def _parts(d: Path) -> int:
-    return len(list(d.glob("part-*.stats.json"))) if d.is_dir() else 0
+    return len(list(d.glob("_stats/part-*.json"))) if d.is_dir() else 0
 
 
 def kill_points(out: Path, rng: random.Random):
@@ -50,13 +50,13 @@ def plant_debris(out: Path) -> int:
             continue
         d.mkdir(parents=True, exist_ok=True)
         (d / "part-00002.parquet.tmp-deadbeef").write_bytes(b"PAR1 half a file")
-        if not (d / "part-00003.stats.json").exists():  # a partition written without its stats
+        if not (d / "_stats" / "part-00003.json").exists():  # a partition written without its stats
             (d / "part-00003.parquet").write_bytes(b"PAR1 torn")
             planted += 1
         garbage = pa.table({"id": ["x"], "text": ["planted"]})
-        if (d / "part-00004.stats.json").exists():  # stats from another run's key
+        if (d / "_stats" / "part-00004.json").exists():  # stats from another run's key
             pq.write_table(garbage, d / "part-00004.parquet")
-            (d / "part-00004.stats.json").write_text('{"key": "not-this-run", "rows_out": 1}')
+            (d / "_stats" / "part-00004.json").write_text('{"key": "not-this-run", "rows_out": 1}')
             planted += 1
         planted += 1
     return planted
