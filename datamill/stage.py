@@ -40,6 +40,7 @@ class Stage:
     reads: ClassVar[tuple[str, ...]] = ("text",)
     writes: ClassVar[tuple[str, ...]] = ()
     mode: ClassVar[Mode] = "drop"  # stages that can annotate instead declare `mode: Mode` as a field
+    needs_rows: ClassVar[bool] = False  # True: empty input is an error (nothing to write is a broken run)
 
     def config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from datamill.pipeline.source_config import SourceConfig
-from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override
+from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override, path_fields
 from datamill.stage import Stage
 from datamill.catalog import STAGES
 
@@ -98,7 +98,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
                for name, spec in (raw.get("sources") or {}).items()}
     if not sources:
         raise ConfigError("config has no sources")
-    stages = {name: _build_stage(name, spec, sources) for name, spec in raw["stages"].items()}
+    stages = {name: _build_stage(name, spec, sources, base) for name, spec in raw["stages"].items()}
     for name in stages:
         if name in sources:
             raise ConfigError(f"stage {name!r} has the same name as a source")
@@ -116,6 +116,16 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
                          raw=raw)
     cfg.order()  # raises on cycles
     return cfg
+
+
+def check_files(cfg: PipelineConfig) -> None:
+    """Every local file a stage reads exists: checked before a run starts, not when the stage's
+    first task fails after its upstream stages ran. (Not in ``load_config``: a config may name a
+    model an earlier step of a recipe has yet to write.)"""
+    for name, node in cfg.stages.items():
+        for key, path, must_exist in path_fields(node.stage):
+            if must_exist and "://" not in path and not Path(path).exists():
+                raise ConfigError(f"stage {name!r}: key {key!r}: no such file or directory: {path}")
 
 
 def _stages_as_mapping(stages: Any) -> dict[str, dict]:
@@ -140,7 +150,7 @@ def _stages_as_mapping(stages: Any) -> dict[str, dict]:
     return out
 
 
-def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
+def _build_stage(name: str, spec: dict, sources: dict, base: Path) -> StageNode:
     registry = STAGES
     use = spec.get("use")
     if use not in registry:
@@ -158,7 +168,9 @@ def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
     else:
         raise ConfigError(f"stage {name!r}: missing 'input' (several sources exist: {sorted(sources)})")
     fields = {k: v for k, v in spec.items() if k not in EDGE_KEYS}
-    stage = _build(registry[use], fields, f"stage {name!r} (use: {use})")
+    # relative paths (models, word lists, tokenizers) are relative to the config file, on the
+    # driver: not to the CLI's or each worker's working directory
+    stage = _build(registry[use], fields, f"stage {name!r} (use: {use})", base)
     return StageNode(name=name, stage=stage, inputs=[str(i) for i in inputs])
 
 

@@ -54,6 +54,7 @@ class TokenShards(GlobalStage):
     version: ClassVar[str] = "1"
     reads: ClassVar[tuple[str, ...]] = ("text", "source", PREFIX_COLUMN)
     writes: ClassVar[tuple[str, ...]] = ("shard", "offset", "length", "prefix_len")
+    needs_rows: ClassVar[bool] = True  # zero shards would only fail later, in the trainer
 
     tokenizer: TokenizerSpec = field(default_factory=TokenizerSpec)  # train a BPE on a sample, or load one
     seq_len: int = 2048  # recorded in the manifest for trainers; the loader takes its own
