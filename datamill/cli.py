@@ -111,6 +111,10 @@ def _run(args) -> int:
     from datamill.inspection import print_stats_table
 
     print_stats_table(result.output)
+    for name, stats in result.stats.items():  # rarely what anyone meant: say so under the table
+        if stats.get("rows_in") and not stats.get("rows_out"):
+            print(f"warning: stage {name!r} removed all {stats['rows_in']} rows it was given "
+                  f"(see `datamill show {result.output} {name} --removed`)")
     print(f"run dir: {result.output} ({result.seconds:.1f} s)")
     return 0
 

@@ -70,3 +70,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted" in stderr and "run the same command again" in stderr
+
+
+def test_a_stage_that_removes_everything_is_flagged_under_the_table(tmp_path):
+    proc = datamill_run(tmp_path, [{"use": "length_filter", "name": "length", "min_words": 1000}])
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: stage 'length' removed all 6 rows it was given" in proc.stdout

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from datamill.pipeline.source_config import SourceConfig
+from datamill.pipeline.source_config import DOC_SCHEMA, SourceConfig
 from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override, path_fields
 from datamill.stage import Stage
 from datamill.catalog import STAGES
@@ -115,7 +115,33 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
                          stages=stages, execution=_build(Execution, raw.get("execution") or {}, "execution"),
                          raw=raw)
     cfg.order()  # raises on cycles
+    _check_columns(cfg)
     return cfg
+
+
+def _check_columns(cfg: PipelineConfig) -> None:
+    """Every column a stage needs is a document column or written upstream: a typo'd or
+    misplaced stage fails here, not after hours of upstream work. Below a parquet or hf source
+    (which carries its files' own columns) nothing is known, so nothing is checked."""
+    known: dict[str, frozenset[str] | None] = {
+        name: None if src.format in ("parquet", "hf") else frozenset(DOC_SCHEMA.names)
+        for name, src in cfg.sources.items()}
+    for name in cfg.order():
+        node = cfg.stages.get(name)
+        if node is None:
+            continue
+        inputs = [known[i] for i in node.inputs]
+        # several inputs are a union: a column must come from every one of them
+        have = None if None in inputs else frozenset.intersection(*inputs)
+        if have is not None:
+            for col in node.stage.needed_columns():
+                if col not in have:
+                    writers = [n for n, o in cfg.stages.items() if col in o.stage.writes]
+                    where = (f"written by {', '.join(map(repr, writers))}, not upstream of it" if writers
+                             else "no source or stage writes it")
+                    raise ConfigError(f"stage {name!r} (use: {node.stage.use}) needs column {col!r}: "
+                                      f"{where} (its input has: {', '.join(sorted(have))})")
+        known[name] = None if have is None else have | set(node.stage.writes)
 
 
 def check_files(cfg: PipelineConfig) -> None:
