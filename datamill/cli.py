@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import sys
+import traceback
 
 # Subcommands owned by other parts of the package; each module has main(argv) -> int.
 DELEGATED = {
@@ -67,13 +68,28 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.command == "run":
         _quiet_dask(logging.DEBUG if args.verbose else logging.WARNING)
+    from datamill.pipeline.errors import StageError
     from datamill.pipeline.source_config import DataError
     from datamill.typed_config import ConfigError
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DataError, OSError) as e:  # OSError: disk full, unwritable output, missing file
+    except KeyboardInterrupt:
+        if args.command != "run":
+            raise
+        # finished partitions carry their key on disk (docs/RELIABILITY.md): a re-run reuses them
+        print("datamill run: interrupted; finished partitions are kept: run the same command again "
+              "to resume", file=sys.stderr)
+        return 130
+    except (ConfigError, DataError, StageError, OSError) as e:  # OSError: disk full, unwritable output
+        if args.verbose:
+            traceback.print_exc()
         print(f"datamill {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a failure no stage owns (e.g. the cluster): still one line, -v for the traceback
+        if args.command != "run" or args.verbose:
+            raise
+        print(f"datamill run: error: {type(e).__name__}: {e} (-v shows the traceback)", file=sys.stderr)
         return 2
 
 
@@ -95,6 +111,10 @@ def _run(args) -> int:
     from datamill.inspection import print_stats_table
 
     print_stats_table(result.output)
+    for name, stats in result.stats.items():  # rarely what anyone meant: say so under the table
+        if stats.get("rows_in") and not stats.get("rows_out"):
+            print(f"warning: stage {name!r} removed all {stats['rows_in']} rows it was given "
+                  f"(see `datamill show {result.output} {name} --removed`)")
     print(f"run dir: {result.output} ({result.seconds:.1f} s)")
     return 0
 

@@ -14,8 +14,9 @@ Any stage output that carries a ``REMOVAL_REASON`` column is split by the engine
 filter's output is: null keeps the row, a string removes it for that reason; in ``annotate``
 mode nothing is removed and the reasons are counted as flags.
 
-``reads`` are the columns a stage needs from upstream, ``writes`` the columns it adds; the
-config loader checks every ``reads`` against the sources and upstream ``writes`` before a run.
+``reads`` are the columns a stage requires from upstream (a column it uses only when present
+is not listed), ``writes`` the columns it adds; the config loader checks ``needed_columns()``
+(``reads`` plus columns its config names) against the sources and upstream ``writes``.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ class Stage:
     reads: ClassVar[tuple[str, ...]] = ("text",)
     writes: ClassVar[tuple[str, ...]] = ()
     mode: ClassVar[Mode] = "drop"  # stages that can annotate instead declare `mode: Mode` as a field
+    needs_rows: ClassVar[bool] = False  # True: empty input is an error (nothing to write is a broken run)
 
     def config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def needed_columns(self) -> tuple[str, ...]:
+        """Columns that must reach this stage: ``reads``, and any column its config names."""
+        return self.reads
 
 
 class MapStage(Stage):

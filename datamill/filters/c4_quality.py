@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from datamill.filters import _text, _wordlist
 from datamill.filters._rules import RuleSet, column, first_reason
 from datamill.stage import Mode
+from datamill.typed_config import FilePath
 
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"  # TFDS c4_utils _CITATION_REGEX
 END_MARKS = (".", "?", "!", '"')  # TFDS c4_utils _END_MARKS
@@ -40,7 +41,7 @@ class C4QualityFilter(RuleSet):
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = ("text", *COLUMNS)
 
-    badwords_path: str = ""  # LDNOOBW `en` list C4 used, one entry per line; "" = rule off
+    badwords_path: FilePath = ""  # LDNOOBW `en` list C4 used, one entry per line; "" = rule off
     min_sentences: int = 5  # C4: "discarded any page with fewer than 5 sentences"
     min_words_per_line: int = 3  # C4: "only retained lines that contained at least 3 words"
     max_word_length: int = 1000  # TFDS c4_utils: drop lines with a word over 1000 characters; 0 = off

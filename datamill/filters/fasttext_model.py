@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_MODELS: dict[str, object] = {}
+_MODELS: dict[tuple, object] = {}  # (path, mtime_ns, size): a model retrained in place is reloaded
 _LOCK = threading.Lock()
 
 
@@ -37,16 +37,18 @@ def lid176_path() -> str:
 def load(path: str, stage: str = "fasttext"):
     """The fastText model at ``path``, loaded at most once per process."""
     with _LOCK:
-        model = _MODELS.get(path)
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"{stage}: fastText model {path!r} not found (train one with "
+                "`datamill fit-classifier TRAIN -o MODEL.bin`)")
+        st = Path(path).stat()
+        key = (path, st.st_mtime_ns, st.st_size)
+        model = _MODELS.get(key)
         if model is None:
-            if not Path(path).is_file():
-                raise FileNotFoundError(
-                    f"{stage}: fastText model {path!r} not found (train one with "
-                    "`datamill fit-classifier TRAIN -o MODEL.bin`)")
             import fasttext
 
             model = fasttext.load_model(path)
-            _MODELS[path] = model
+            _MODELS[key] = model
         return model
 
 

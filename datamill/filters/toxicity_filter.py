@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from datamill.filters import _text, _wordlist, fasttext_model
 from datamill.filters._rules import check_rules, column, first_reason
 from datamill.stage import Filter, Mode, set_columns
+from datamill.typed_config import FilePath
 
 # A sentence: from a non-space character to terminal punctuation followed by whitespace, or
 # to the end of its line (a stand-in for Dolma's sentence splitter).
@@ -41,7 +42,7 @@ class ToxicityFilter(Filter):
                                          "num_toxic_sentences", "toxic_sentence_fraction",
                                          "num_bad_words")
 
-    model: str = ""  # fastText classifier (e.g. `datamill fit-classifier`); "" = word list only
+    model: FilePath = ""  # fastText classifier (e.g. `datamill fit-classifier`); "" = word list only
     label: str = "__label__toxic"  # Dolma's jigsaw hatespeech classifier's positive label
     document_threshold: float = 0.4  # Dolma's "high" threshold (vs ~0.0004 "low")
     sentence_threshold: float = 0.4  # Dolma mixer: remove sentence spans scoring > 0.4
@@ -50,7 +51,7 @@ class ToxicityFilter(Filter):
     remove_sentences: bool = True  # cut toxic sentences out of the text (Dolma mixer)
     min_sentence_words: int = 2  # shorter sentences ("1.", "Yes.") are not scored: too little
     # evidence, the classifier returns its prior (Dolma scores every sentence: 1)
-    wordlist_path: str = ""  # LDNOOBW list, one entry per line (e.g. its en file); "" = off
+    wordlist_path: FilePath = ""  # LDNOOBW list, one entry per line (e.g. its en file); "" = off
     max_bad_words: int = 0  # drop a document with more listed words than this (C4: any)
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: Mode = "drop"  # drop | annotate

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from datamill.pipeline.source_config import SourceConfig
-from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override
+from datamill.pipeline.source_config import DOC_SCHEMA, SourceConfig
+from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override, path_fields
 from datamill.stage import Stage
 from datamill.catalog import STAGES
 
@@ -98,7 +98,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
                for name, spec in (raw.get("sources") or {}).items()}
     if not sources:
         raise ConfigError("config has no sources")
-    stages = {name: _build_stage(name, spec, sources) for name, spec in raw["stages"].items()}
+    stages = {name: _build_stage(name, spec, sources, base) for name, spec in raw["stages"].items()}
     for name in stages:
         if name in sources:
             raise ConfigError(f"stage {name!r} has the same name as a source")
@@ -115,7 +115,43 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
                          stages=stages, execution=_build(Execution, raw.get("execution") or {}, "execution"),
                          raw=raw)
     cfg.order()  # raises on cycles
+    _check_columns(cfg)
     return cfg
+
+
+def _check_columns(cfg: PipelineConfig) -> None:
+    """Every column a stage needs is a document column or written upstream: a typo'd or
+    misplaced stage fails here, not after hours of upstream work. Below a parquet or hf source
+    (which carries its files' own columns) nothing is known, so nothing is checked."""
+    known: dict[str, frozenset[str] | None] = {
+        name: None if src.format in ("parquet", "hf") else frozenset(DOC_SCHEMA.names)
+        for name, src in cfg.sources.items()}
+    for name in cfg.order():
+        node = cfg.stages.get(name)
+        if node is None:
+            continue
+        inputs = [known[i] for i in node.inputs]
+        # several inputs are a union: a column must come from every one of them
+        have = None if None in inputs else frozenset.intersection(*inputs)
+        if have is not None:
+            for col in node.stage.needed_columns():
+                if col not in have:
+                    writers = [n for n, o in cfg.stages.items() if col in o.stage.writes]
+                    where = (f"written by {', '.join(map(repr, writers))}, not upstream of it" if writers
+                             else "no source or stage writes it")
+                    raise ConfigError(f"stage {name!r} (use: {node.stage.use}) needs column {col!r}: "
+                                      f"{where} (its input has: {', '.join(sorted(have))})")
+        known[name] = None if have is None else have | set(node.stage.writes)
+
+
+def check_files(cfg: PipelineConfig) -> None:
+    """Every local file a stage reads exists: checked before a run starts, not when the stage's
+    first task fails after its upstream stages ran. (Not in ``load_config``: a config may name a
+    model an earlier step of a recipe has yet to write.)"""
+    for name, node in cfg.stages.items():
+        for key, path, must_exist in path_fields(node.stage):
+            if must_exist and "://" not in path and not Path(path).exists():
+                raise ConfigError(f"stage {name!r}: key {key!r}: no such file or directory: {path}")
 
 
 def _stages_as_mapping(stages: Any) -> dict[str, dict]:
@@ -140,7 +176,7 @@ def _stages_as_mapping(stages: Any) -> dict[str, dict]:
     return out
 
 
-def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
+def _build_stage(name: str, spec: dict, sources: dict, base: Path) -> StageNode:
     registry = STAGES
     use = spec.get("use")
     if use not in registry:
@@ -158,7 +194,9 @@ def _build_stage(name: str, spec: dict, sources: dict) -> StageNode:
     else:
         raise ConfigError(f"stage {name!r}: missing 'input' (several sources exist: {sorted(sources)})")
     fields = {k: v for k, v in spec.items() if k not in EDGE_KEYS}
-    stage = _build(registry[use], fields, f"stage {name!r} (use: {use})")
+    # relative paths (models, word lists, tokenizers) are relative to the config file, on the
+    # driver: not to the CLI's or each worker's working directory
+    stage = _build(registry[use], fields, f"stage {name!r} (use: {use})", base)
     inputs = [str(i) for i in inputs]
     if hasattr(stage, "check_inputs"):  # a stage whose config names its inputs (mix weights)
         try:

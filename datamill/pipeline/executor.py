@@ -17,6 +17,9 @@ import uuid
 from datamill import __version__
 from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig
+from datamill.pipeline.errors import StageError
+from datamill.pipeline.file_fingerprints import stage_files
+from datamill.pipeline.source_config import DataError
 from datamill.partitions import Lazy, Partitions, PlanContext, Value
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.source_config import DataError
@@ -68,8 +71,10 @@ class Executor:
     def stage_key(self, name: str) -> str:
         node = self.cfg.stages[name]
         ex = self.cfg.execution
+        # the bytes of every model/word list/tokenizer it reads: a retrained model re-runs the stage
         return rundir.cache_key("stage", node.stage.use, node.stage.version, node.stage.config(),
-                                [self.keys[i] for i in node.inputs], ex.rejected_samples)
+                                [self.keys[i] for i in node.inputs], ex.rejected_samples,
+                                stage_files(node.stage))
 
     def job(self, name: str) -> StageJob:
         stage = self.cfg.stages[name].stage if name in self.cfg.stages else None
@@ -139,8 +144,10 @@ class Executor:
             rundir.prepare_stage_dir(job.dir, job.key)
             rundir.clean_temp_files(job.dir)
         todo = self._untrusted(jobs, len(chunks))
+        # no `retries`: a task that raised would raise again on the same input (and print its
+        # error once per try); a worker that dies is re-run by the scheduler (allowed-failures)
         futures = {i: self.client.submit(source_chain_task, i, src, chunks[i], jobs[0], jobs[1:], self.samples,
-                                         key=f"read-{src.name}-{self.keys[src.name]}-{self.run_token}-{i}", retries=2)
+                                         key=f"read-{src.name}-{self.keys[src.name]}-{self.run_token}-{i}")
                    for i in todo}
         per_part = self._collect(chain, jobs, futures, len(chunks))
         self._finish_chain(chain, per_part, started)
@@ -163,7 +170,7 @@ class Executor:
             rundir.clean_temp_files(job.dir)
         todo = self._untrusted(jobs, n)
         futures = {i: self.client.submit(stage_chain_task, i, reads[i][0], jobs, self.samples, reads[i][1],
-                                         key=f"chain-{chain[0]}-{jobs[0].key}-{self.run_token}-{i}", retries=2)
+                                         key=f"chain-{chain[0]}-{jobs[0].key}-{self.run_token}-{i}")
                    for i in todo}
         per_part = self._collect(chain, jobs, futures, n)
         self._finish_chain(chain, per_part, started)
@@ -198,10 +205,21 @@ class Executor:
             self._finish(name, [p[k] for p in per_part], seconds)
 
     def _run_global(self, name: str) -> None:
+        try:
+            self._plan_global(name)
+        except (StageError, DataError, OSError):
+            raise  # already named (a chain's partition, a source file, an unwritable path)
+        except Exception as e:  # a stage's own failure: one line naming the stage
+            raise StageError.wrap(name, None, e) from e
+
+    def _plan_global(self, name: str) -> None:
         node = self.cfg.stages[name]
         self.keys[name] = self.stage_key(name)
         if self._skip_if_done(name):
             return
+        if node.stage.needs_rows and not sum(self.stats[i]["rows_out"] for i in node.inputs):
+            raise StageError(name, None, f"no rows reached {node.stage.use} {name!r}; upstream stages "
+                                         f"removed everything: see `datamill stats {self.out}`")
         started = time.perf_counter()
         job = self.job(name)
         rundir.prepare_stage_dir(job.dir, job.key)

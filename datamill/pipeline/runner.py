@@ -13,7 +13,7 @@ from pathlib import Path
 
 from datamill import __version__
 from datamill.pipeline import rundir
-from datamill.pipeline.config import PipelineConfig, load_config
+from datamill.pipeline.config import PipelineConfig, check_files, load_config
 from datamill.pipeline.executor import Executor
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.workers import ReleaseMemoryAfterTasks, worker_settings
@@ -43,8 +43,11 @@ def dask_client(client=None, workers: int | None = None, scheduler: str | None =
             yield c
         return
     n = workers or os.cpu_count() or 1
+    # a task's exception reaches the driver, which prints it as one line: the workers' own
+    # "Compute Failed" log with its traceback is shown only with debug logging (`datamill -v`)
+    quiet = logging.ERROR if log.isEnabledFor(logging.DEBUG) else logging.CRITICAL
     with worker_settings(), LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                         silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+                                         silence_logs=quiet) as cluster, Client(cluster) as c:
         c.register_plugin(ReleaseMemoryAfterTasks())
         log.info("embedded Dask cluster: %d workers, dashboard %s", n, c.dashboard_link)
         yield c
@@ -71,6 +74,7 @@ def run_pipeline(config: str | Path | dict | PipelineConfig, *, client=None, ove
                  workers: int | None = None, scheduler: str | None = None,
                  progress: bool = True) -> RunResult:
     cfg = config if isinstance(config, PipelineConfig) else load_config(config, overrides)
+    check_files(cfg)
     started = time.perf_counter()
     rundir.append_event(cfg.output, {"event": "run_start", "time": time.time(), "name": cfg.name})
     record = {"name": cfg.name, "config": cfg.raw, "versions": _versions(), "git_sha": _git_sha(),

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.pipeline import rundir
+from datamill.pipeline.errors import StageError
 from datamill.pipeline.source_config import Chunk, SourceConfig
 from datamill.pipeline.sources import read_chunk
 from datamill.pipeline.stats import partition_stats
@@ -76,7 +77,10 @@ def apply_stage(stage: Stage, table: pa.Table, samples: int):
 def run_chain(table: pa.Table, i: int, chain: list[StageJob], samples: int, clock: _Clock) -> list[dict]:
     stats = []
     for job in chain:
-        out, rejected, removed, flagged = apply_stage(job.stage, table, samples)
+        try:
+            out, rejected, removed, flagged = apply_stage(job.stage, table, samples)
+        except Exception as e:  # the driver prints it as one line naming the stage and partition
+            raise StageError.wrap(job.name, i, e) from e
         wall, cpu = clock.lap()
         s = partition_stats(table, out, removed, flagged, wall, cpu)
         rundir.write_partition(job.dir, i, job.key, out, rejected, s)

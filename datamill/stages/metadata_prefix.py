@@ -61,7 +61,7 @@ class MetadataPrefix(MapStage):
 
     use: ClassVar[str] = "metadata_prefix"
     version: ClassVar[str] = "1"
-    reads: ClassVar[tuple[str, ...]] = ("url",)
+    reads: ClassVar[tuple[str, ...]] = ()  # url_column is optional: rows without one follow `missing`
     writes: ClassVar[tuple[str, ...]] = (PREFIX_COLUMN,)
 
     template: str = "URL: {host}\n\n"  # MeCo README pack command: prefix "URL: ", suffix "\n\n"

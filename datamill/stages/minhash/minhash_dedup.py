@@ -63,6 +63,9 @@ class MinHashDedup(GlobalStage):
     local_components_max_edges: int = 5_000_000  # up to ~80 MB of edges: components in one task
     mode: Mode = "drop"  # drop | annotate
 
+    def needed_columns(self) -> tuple[str, ...]:
+        return self.reads + (() if self.keep in ("first", "longest") else (self.keep,))
+
     def __post_init__(self):
         def bad(key, allowed):
             return ValueError(f"minhash_dedup: {key}={getattr(self, key)!r}; expected {allowed}")

