@@ -109,7 +109,7 @@ def measure(corpus_mb: float, partition_mb: float, workers: int, memory_limit_mb
                                          dashboard_address=None, memory_limit=f"{memory_limit_mb}MiB",
                                          silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         client.register_plugin(ReleaseMemoryAfterTasks())
-        client.run(lambda: __import__("datamill.stages.registry").stages.registry.all_stages())
+        client.run(lambda: __import__("datamill.catalog"))  # every stage module imported before measuring
         worker_pids = set(client.run(lambda: __import__("os").getpid()).values())
         with PeakRSS() as idle:
             time.sleep(0.5)

@@ -12,6 +12,16 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# In a stage directory, every file that is not data lives under this name: Parquet readers
+# (pyarrow, pandas, polars, duckdb and Hugging Face `datasets`) skip names that start with a dot,
+# so a reader pointed at the directory loads the partitions and nothing else.
+SIDECARS = ".datamill"
+
+
+def sidecar(stage_dir: str, *parts: str) -> str:
+    """A path under the stage's sidecar directory: ``sidecar(d, "stats", "part-00000.json")``."""
+    return "/".join([str(stage_dir).rstrip("/"), SIDECARS, *parts])
+
 
 def filesystem(path: str):
     return fsspec.core.url_to_fs(path)[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datamill.fileio import SIDECARS, sidecar
 from datamill.pipeline import rundir
 from datamill.pipeline.io import read_rejected, read_stage
 
@@ -17,7 +18,7 @@ SUMMARY_KEYS = ("name", "use", "inputs", "rows_in", "rows_out", "bytes_in", "byt
 
 def load_run_stats(run_dir: str) -> dict:
     """Statistics of every finished stage, also of a failed or killed run: a stage is finished when
-    its dir has ``_SUCCESS``; ``missing`` lists the stages of the config (``run.json``) that are not."""
+    its dir has ``.datamill/success.json``; ``missing`` lists the stages of the config (``run.json``) that are not."""
     run = rundir.read_json(f"{run_dir}/run.json") or {}
     finished = _finished_stages(run_dir)
     if not run and not finished:
@@ -25,7 +26,7 @@ def load_run_stats(run_dir: str) -> dict:
     order = run.get("order") or _event_order(run_dir, finished)
     stages = []
     for name in [n for n in order if n in finished] + sorted(set(finished) - set(order)):
-        stats = rundir.read_json(f"{run_dir}/{name}/_stats.json")
+        stats = rundir.read_json(rundir.stage_stats_path(f"{run_dir}/{name}"))
         if stats is not None:
             stages.append({k: stats[k] for k in SUMMARY_KEYS if k in stats})
     status = run.get("status", "done" if run else "unknown")  # run.json without status: an older, finished run
@@ -36,7 +37,7 @@ def load_run_stats(run_dir: str) -> dict:
 
 def _finished_stages(run_dir: str) -> set[str]:
     root = Path(run_dir)
-    return {p.parent.name for p in root.glob("*/_SUCCESS")} if root.is_dir() else set()
+    return {p.parent.parent.name for p in root.glob(f"*/{SIDECARS}/success.json")} if root.is_dir() else set()
 
 
 def _event_order(run_dir: str, finished: set[str]) -> list[str]:
@@ -84,7 +85,7 @@ def print_stats_table(run_dir: str) -> None:
 
 def show_documents(run_dir: str, stage: str, *, removed: bool = False, reason: str | None = None,
                    n: int = 5, chars: int = 400) -> None:
-    if not (Path(run_dir) / stage / "_SUCCESS").exists() and "://" not in str(run_dir):
+    if not Path(sidecar(f"{run_dir}/{stage}", "success.json")).exists() and "://" not in str(run_dir):
         note = partial_note(load_run_stats(run_dir))
         print(f"stage {stage!r} has not finished in {run_dir}" + (f"; {note}" if note else ""))
         return

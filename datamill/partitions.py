@@ -173,7 +173,7 @@ class PlanContext:
 
     def add_stats(self, key: str, value: Any) -> None:
         """Record a stage-level statistic (a plain value or a ``Value`` computed later);
-        it lands under ``extra`` in the stage's ``_stats.json``."""
+        it lands under ``extra`` in the stage's ``.datamill/stats.json``."""
         self.extra_stats[key] = value
 
     def constant(self, obj: Any) -> Value:

@@ -116,7 +116,7 @@ class Executor:
         if not done:
             return False
         self.parts[name] = done["parts"]
-        self.stats[name] = rundir.read_json(f"{self.dir(name)}/_stats.json")
+        self.stats[name] = rundir.read_json(rundir.stage_stats_path(self.dir(name)))
         self.progress.skipped(name, done["parts"])
         rundir.append_event(self.out, {"event": "stage_cached", "stage": name, "time": time.time()})
         return True
@@ -126,7 +126,8 @@ class Executor:
         files = list_files(src) if src.format not in ("hf", "python_docs") else []
         ex = self.cfg.execution
         source_fields = dataclasses.asdict(src)
-        source_fields.pop("on_error")  # how bad rows are handled never changes kept rows
+        for key in ("on_error", "max_bad_fraction"):  # whether bad rows stop the run never changes kept rows
+            source_fields.pop(key)
         self.keys[src.name] = rundir.cache_key(
             "source", source_fields, fingerprint(src, files) if files else src.path,
             ex.partition_rows, ex.partition_bytes, ex.rejected_samples, __version__)

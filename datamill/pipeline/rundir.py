@@ -1,10 +1,11 @@
 """The run directory: atomic writes, cache keys, and which partitions a later run may trust.
 
-Layout per stage (docs/ARCHITECTURE.md, "The run directory"): ``part-NNNNN.parquet`` (the data, and the
-only files not named ``_*``, so Parquet readers pointed at the directory load data and nothing else;
-an empty partition is a file with the schema and no row group), ``_stats/part-NNNNN.json`` (written
-last: a partition is trusted only when its stats file exists and carries the stage's key),
-``_rejected/part-NNNNN.parquet``, ``_stats.json``, ``_KEY``, ``_SUCCESS``.
+Layout per stage (docs/ARCHITECTURE.md, "The run directory"): ``part-NNNNN.parquet`` is the data
+(an empty partition is a file with the schema and no row group); everything else lives under
+``.datamill/`` so that Parquet readers pointed at the directory load data and nothing else:
+``stats/part-NNNNN.json`` (written last: a partition is trusted only when its stats file exists
+and carries the stage's key), ``rejected/part-NNNNN.parquet``, ``stats.json``, ``key.json`` and
+``success.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datamill.fileio import atomic_write_json, atomic_write_table, filesystem as _fs, read_json
+from datamill.fileio import atomic_write_json, atomic_write_table, filesystem as _fs, read_json, sidecar
 
 
 def cache_key(*parts: Any) -> str:
@@ -31,28 +32,28 @@ def part_path(stage_dir: str, i: int, suffix: str = "parquet") -> str:
 
 def stats_path(stage_dir: str, i: int) -> str:
     """Partition ``i``'s statistics and key: the marker that makes the partition trusted."""
-    return f"{stage_dir}/_stats/part-{i:05d}.json"
+    return sidecar(stage_dir, "stats", f"part-{i:05d}.json")
 
 
 def rejected_path(stage_dir: str, i: int) -> str:
-    return f"{stage_dir}/_rejected/part-{i:05d}.parquet"
+    return sidecar(stage_dir, "rejected", f"part-{i:05d}.parquet")
 
 
 def prepare_stage_dir(stage_dir: str, key: str) -> None:
     """Start (or resume) a stage: a dir holding another key's outputs is cleared first."""
     fs = _fs(stage_dir)
-    old = read_json(f"{stage_dir}/_KEY")
+    old = read_json(sidecar(stage_dir, "key.json"))
     if fs.exists(stage_dir) and (old or {}).get("key") != key:
         fs.rm(stage_dir, recursive=True)
-    fs.makedirs(f"{stage_dir}/_rejected", exist_ok=True)
-    fs.makedirs(f"{stage_dir}/_stats", exist_ok=True)
+    fs.makedirs(sidecar(stage_dir, "rejected"), exist_ok=True)
+    fs.makedirs(sidecar(stage_dir, "stats"), exist_ok=True)
     if (old or {}).get("key") != key:
-        atomic_write_json(f"{stage_dir}/_KEY", {"key": key})
+        atomic_write_json(sidecar(stage_dir, "key.json"), {"key": key})
 
 
 def completed(stage_dir: str, key: str) -> dict | None:
-    """The stage's ``_SUCCESS`` record if it finished with this key."""
-    done = read_json(f"{stage_dir}/_SUCCESS")
+    """The stage's ``success.json`` record if it finished with this key."""
+    done = read_json(sidecar(stage_dir, "success.json"))
     return done if done and done.get("key") == key else None
 
 
@@ -62,8 +63,8 @@ def trusted_parts(stage_dir: str, key: str, n: int) -> set[int]:
     if not fs.exists(stage_dir):
         return set()
     names = {p.rsplit("/", 1)[-1] for p in fs.ls(stage_dir, detail=False)}
-    marked = {p.rsplit("/", 1)[-1] for p in fs.ls(f"{stage_dir}/_stats", detail=False)} \
-        if fs.exists(f"{stage_dir}/_stats") else set()
+    marked = {p.rsplit("/", 1)[-1] for p in fs.ls(sidecar(stage_dir, "stats"), detail=False)} \
+        if fs.exists(sidecar(stage_dir, "stats")) else set()
     out = set()
     for i in range(n):
         if f"part-{i:05d}.json" in marked and f"part-{i:05d}.parquet" in names:
@@ -96,8 +97,13 @@ def read_partition(stage_dir: str, i: int) -> pa.Table:
 
 
 def write_success(stage_dir: str, key: str, n_parts: int, stats: dict) -> None:
-    atomic_write_json(f"{stage_dir}/_stats.json", stats)
-    atomic_write_json(f"{stage_dir}/_SUCCESS", {"key": key, "parts": n_parts})
+    atomic_write_json(stage_stats_path(stage_dir), stats)
+    atomic_write_json(sidecar(stage_dir, "success.json"), {"key": key, "parts": n_parts})
+
+
+def stage_stats_path(stage_dir: str) -> str:
+    """The merged statistics of a finished stage."""
+    return sidecar(stage_dir, "stats.json")
 
 
 def append_event(output: str, event: dict) -> None:

@@ -37,7 +37,7 @@ def web_run(web_pages, shared_data, client, tmp_path_factory):
 def test_removals_by_reason_in_stats(web_run):
     seen = set()
     for stage, prefix in PREFIX.items():
-        stats = json.loads((Path(web_run.output) / stage / "_stats.json").read_text())
+        stats = json.loads((Path(web_run.output) / stage / ".datamill" / "stats.json").read_text())
         removed = stats["removed"]
         assert all(reason.startswith(prefix) for reason in removed), (stage, removed)
         assert stats["rows_in"] == stats["rows_out"] + sum(removed.values())

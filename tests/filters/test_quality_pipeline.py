@@ -24,7 +24,7 @@ def config(tmp_path, model, **quality):
 def test_quality_filter_keeps_the_global_top_fraction(client, tiny_quality_model, tmp_path, mode):
     cfg = load_config(config(tmp_path, tiny_quality_model, keep_fraction=0.25, mode=mode))
     result = run_pipeline(cfg, client=client, progress=False)
-    stats = json.loads((tmp_path / "run" / "quality" / "_stats.json").read_text())
+    stats = json.loads((tmp_path / "run" / "quality" / ".datamill" / "stats.json").read_text())
     out = read_stage(result.output, "quality")
     scores = np.array(out["quality_score"].to_pylist())
     cutoff = stats["extra"]["quality_cutoff"]

@@ -45,7 +45,7 @@ def test_recipe_runs_and_removes_toxic_pages(davidson_model, web_pages, shared_d
     cfg["stages"]["toxicity"]["model"] = model
     cfg["stages"]["toxicity"]["wordlist_path"] = str(shared_data / "badwords-ldnoobw" / "en")
     result = run_pipeline(cfg, client=client, progress=False)
-    stats = json.loads((Path(result.output) / "toxicity" / "_stats.json").read_text())
+    stats = json.loads((Path(result.output) / "toxicity" / ".datamill" / "stats.json").read_text())
     assert stats["removed"].get("toxicity_document", 0) >= 1
     assert set(stats["removed"]) <= {"toxicity_document", "toxicity_all_sentences", "toxicity_bad_words"}
     kept = read_stage(result.output, "toxicity")

@@ -22,7 +22,7 @@ def load_ids(reader: str, stage_dir: Path, cache_dir: Path) -> tuple[list[str], 
     if reader == "polars":
         import polars as pl
 
-        df = pl.scan_parquet(f"{stage_dir}/*.parquet").collect()
+        df = pl.read_parquet(f"{stage_dir}/*.parquet")  # polars reads a directory only by glob
         return sorted(df["id"].to_list()), df.columns
     if reader == "duckdb":
         import duckdb
@@ -32,7 +32,6 @@ def load_ids(reader: str, stage_dir: Path, cache_dir: Path) -> tuple[list[str], 
     if reader == "datasets":
         import datasets
 
-        d = datasets.load_dataset("parquet", data_files=f"{stage_dir}/*.parquet", split="train",
-                                  cache_dir=str(cache_dir))
+        d = datasets.load_dataset("parquet", data_dir=str(stage_dir), split="train", cache_dir=str(cache_dir))
         return sorted(d["id"]), d.column_names
     raise ValueError(reader)

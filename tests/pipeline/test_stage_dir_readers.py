@@ -30,7 +30,7 @@ def run_dir(client, tmp_path_factory):
 @pytest.mark.parametrize("reader", READERS)
 def test_stage_with_empty_partitions_loads_with_every_reader(run_dir, reader, tmp_path):
     stage = run_dir / "length_filter"
-    stats = json.loads((stage / "_stats.json").read_text())
+    stats = json.loads((stage / ".datamill" / "stats.json").read_text())
     assert stats["partitions"] == 6 and stats["rows_out"] == 2  # 4 of 6 partitions are empty
     ids, columns = load_ids(reader, stage, tmp_path)
     assert ids == ["d00", "d06"]
@@ -52,6 +52,5 @@ def test_datasets_refuses_any_empty_dataset_not_our_files(run_dir, tmp_path):
 
 def test_partition_markers_are_not_beside_the_data(run_dir):
     stage = run_dir / "length_filter"
-    assert sorted(p.name for p in stage.iterdir() if not p.name.startswith("_")) == \
-        [f"part-{i:05d}.parquet" for i in range(6)]
-    assert len(list((stage / "_stats").glob("part-*.json"))) == 6
+    assert sorted(p.name for p in stage.iterdir()) == [".datamill"] + [f"part-{i:05d}.parquet" for i in range(6)]
+    assert len(list((stage / ".datamill" / "stats").glob("part-*.json"))) == 6

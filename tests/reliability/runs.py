@@ -24,8 +24,8 @@ def data_files(run_dir) -> dict[str, str]:
     run_dir = Path(run_dir)
     out = {}
     for p in sorted(run_dir.rglob("*")):
-        if p.is_file() and p.parent.name != "_stats" and not p.name.endswith(("stats.json", ".jsonl", "run.json")) \
-                and p.name not in ("_SUCCESS", "_KEY"):
+        if p.is_file() and p.parent.name != "stats" and not p.name.endswith(("stats.json", ".jsonl", "run.json")) \
+                and p.name not in ("success.json", "key.json"):
             out[str(p.relative_to(run_dir))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 

@@ -26,14 +26,14 @@ ROWS = 90
 
 
 def _parts(d: Path) -> int:
-    return len(list(d.glob("_stats/part-*.json"))) if d.is_dir() else 0
+    return len(list(d.glob(".datamill/stats/part-*.json"))) if d.is_dir() else 0
 
 
 def kill_points(out: Path, rng: random.Random):
     """Conditions on the run dir, one per phase, each at a random depth into its phase."""
     k = rng.randint(1, 6)
     yield "read chain", lambda: _parts(out / "length_filter") >= k
-    yield "global stage", lambda: (out / "exact_dedup" / "_KEY").exists() and not (out / "exact_dedup" / "_SUCCESS").exists()
+    yield "global stage", lambda: (out / "exact_dedup" / ".datamill" / "key.json").exists() and not (out / "exact_dedup" / ".datamill" / "success.json").exists()
     j = rng.randint(1, 5)
     yield "chain after the global stage", lambda: _parts(out / "long") >= j
     t = time.time() + rng.uniform(0.5, 4.0)
@@ -46,7 +46,7 @@ def plant_debris(out: Path) -> int:
     planted = 0
     for stage in ("length_filter", "exact_dedup", "long"):
         d = out / stage
-        if (d / "_SUCCESS").exists():
+        if (d / ".datamill" / "success.json").exists():
             continue
         d.mkdir(parents=True, exist_ok=True)
         (d / "part-00002.parquet.tmp-deadbeef").write_bytes(b"PAR1 half a file")
@@ -88,6 +88,6 @@ def test_driver_sigkills_at_random_points_then_resume(proc_cluster, client, tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     assert data_files(out) == data_files(tmp_path / "ref")
     assert not list(out.rglob("*.tmp-*"))
-    stats = {s: yaml.safe_load((out / s / "_stats.json").read_text()) for s in STAGES}
+    stats = {s: yaml.safe_load((out / s / ".datamill" / "stats.json").read_text()) for s in STAGES}
     assert_no_duplicates_or_losses(out, stats)
     record("runs_checked_for_losses_and_duplicates", 1)

@@ -51,7 +51,7 @@ def test_same_config_into_two_run_dirs_at_once_writes_both(client, tmp_path):
     deadline = time.time() + 60
     while not list((tmp_path / "a" / "docs").glob("part-*.parquet")) and time.time() < deadline:
         time.sleep(0.01)  # start the second run while the first one's read tasks are in flight
-    in_flight = 46 - len(list((tmp_path / "a" / "length_filter").glob("_stats/part-*.json")))
+    in_flight = 46 - len(list((tmp_path / "a" / "length_filter").glob(".datamill/stats/part-*.json")))
     done["b"] = run_pipeline(docs_config(tmp_path / "b", 20, MAP_CHAIN), client=client, progress=False)
     first.join(timeout=120)
     record("concurrent_runs_on_one_cluster", 2)

@@ -50,7 +50,7 @@ def _parts(table, n):
 
 
 def _run(client, stage, table, n=2, tmp_path=""):
-    """The stage's plan on ``n`` partitions (no stage dir unless ``tmp_path``: no _clusters files)."""
+    """The stage's plan on ``n`` partitions (no stage dir unless ``tmp_path``: no .datamill/clusters files)."""
     from datamill.partitions import Partitions, PlanContext
 
     parts = Partitions(client, client.scatter(_parts(table, n), hash=False))

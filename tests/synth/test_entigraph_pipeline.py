@@ -35,7 +35,7 @@ def test_pipeline_writes_documents_stats_and_shards(shared_data, fake_openai, cl
     assert synth.num_rows == llm["summaries"] + llm["pairs"] + llm["triples"] == 25 * 9
     assert set(synth.column("kind").to_pylist()) == {"summary", "pair", "triple"}
     assert (out / "_cache" / "llm.sqlite").is_file()
-    stats_file = json.loads((out / "synth" / "_stats.json").read_text())
+    stats_file = json.loads((out / "synth" / ".datamill" / "stats.json").read_text())
     assert stats_file["extra"]["llm"]["completion_tokens"] == llm["completion_tokens"] > 0
     manifest = json.loads((out / "shards" / "manifest.json").read_text())
     assert manifest and (out / "shards" / "tokenizer.json").is_file()
@@ -55,4 +55,4 @@ def test_a_backend_that_fails_every_document_stops_the_run(shared_data, fake_ope
     del cfg["stages"]["shards"]
     with pytest.raises(StageError, match=r"stage 'synth'.*every one of the 25 documents.*unparseable reply"):
         run_pipeline(cfg, client=client, progress=False)
-    assert not (tmp_path / "run" / "synth" / "_SUCCESS").exists()
+    assert not (tmp_path / "run" / "synth" / ".datamill" / "success.json").exists()

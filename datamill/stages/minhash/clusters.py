@@ -1,6 +1,6 @@
 """Clusters of MinHash near-duplicates: routing tables between partitions, the keeper of each
 cluster (lowest priority, then smallest id: deterministic whatever the partitioning), cluster
-statistics, and the ``_clusters/`` record that ``datamill show --cluster`` reads.
+statistics, and the ``.datamill/clusters/`` record that ``datamill show --cluster`` reads.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from datamill.fileio import sidecar
 from datamill.stages.minhash import lsh
 from datamill.stages.table_groups import group_starts, split_rows
 
@@ -75,7 +76,7 @@ def cluster_members(run_dir: str, stage: str, cluster_id: str) -> pa.Table:
     import fsspec
     import pyarrow.parquet as pq
 
-    fs, root = fsspec.core.url_to_fs(f"{str(run_dir).rstrip('/')}/{stage}/_clusters")
+    fs, root = fsspec.core.url_to_fs(sidecar(f"{str(run_dir).rstrip('/')}/{stage}", "clusters"))
     files = sorted(fs.glob(f"{root}/part-*.parquet")) if fs.exists(root) else []
     tables = [pq.read_table(f, filesystem=fs, filters=[("minhash_cluster", "=", cluster_id)]) for f in files]
     if not tables:

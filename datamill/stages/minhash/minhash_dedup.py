@@ -18,12 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.stages.minhash import signatures as mh
-from datamill.stages.minhash import clusters
-from datamill.stages.minhash import lsh
-from datamill.stages.minhash import verify
-from datamill.stages.minhash.clusters import cluster_members, np_column  # noqa: F401 (public)
+from datamill.fileio import sidecar
 from datamill.stage import GlobalStage, Mode, require_column, set_column, with_reasons
+from datamill.stages.minhash import clusters, lsh, signatures as mh, verify
+from datamill.stages.minhash.clusters import cluster_members, np_column  # noqa: F401 (public)
 
 REASON = "minhash_duplicate"
 PRESETS = {  # name -> (num_perm, bands, rows); word 5-grams in all three
@@ -199,7 +197,7 @@ class MinHashDedup(GlobalStage):
 
     def _apply(self, index: int, table: pa.Table, assigned: pa.Table, stage_dir: str) -> pa.Table:
         """Cluster columns and removal reasons; members of clusters of >= 2 also go to
-        ``STAGE_DIR/_clusters/`` (id, cluster, is_duplicate, text) for ``cluster_members``."""
+        ``STAGE_DIR/.datamill/clusters/`` (id, cluster, is_duplicate, text) for ``cluster_members``."""
         ids = _column(table, "id").cast(pa.string())
         rows = (np_column(assigned.column("node")) & np.uint64(0xFFFFFFFF)).astype(np.int64)
         order = np.argsort(rows)
@@ -212,7 +210,7 @@ class MinHashDedup(GlobalStage):
         out = set_column(out, "is_duplicate", pa.array(dup))
         if stage_dir and len(rows):
             members = out.take(pa.array(np.sort(rows))).select(["id", "minhash_cluster", "is_duplicate", "text"])
-            clusters.write_table(f"{stage_dir}/_clusters/part-{index:05d}.parquet", members)
+            clusters.write_table(sidecar(stage_dir, "clusters", f"part-{index:05d}.parquet"), members)
         return with_reasons(out, pa.array(np.where(dup, REASON, None), type=pa.string()))
 
 def _column(table: pa.Table, name: str) -> pa.Array:
