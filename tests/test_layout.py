@@ -100,7 +100,7 @@ def test_every_stage_parameter_is_documented():
     assert not undocumented, "fields without an explaining comment: " + ", ".join(undocumented)
 
 
-CITED = re.compile(r"\b((?:docs|benchmarks|configs|scripts|datamill|tests)/[\w./-]*\.(?:md|py|yaml|json|jsonl|sh|txt))\b")
+CITED = re.compile(r"(?<![\w./])((?:docs|benchmarks|configs|scripts|datamill|tests)/[\w./-]*\.(?:md|py|yaml|json|jsonl|sh|txt))\b")
 
 
 def test_every_path_cited_in_code_comments_and_the_readme_exists():
