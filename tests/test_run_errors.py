@@ -62,7 +62,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events = tmp_path / "run" / "events.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline and not any((tmp_path / "run" / "docs").glob("part-*.stats.json")):
+    while time.time() < deadline and not any((tmp_path / "run" / "docs").glob(".datamill/stats/part-*.json")):
         time.sleep(0.05)
     assert events.exists(), "the run never started"
     os.kill(proc.pid, signal.SIGINT)
