@@ -219,8 +219,10 @@ class Executor:
         if self._skip_if_done(name):
             return
         if node.stage.needs_rows and not sum(self.stats[i]["rows_out"] for i in node.inputs):
-            raise StageError(name, None, f"no rows reached {node.stage.use} {name!r}; upstream stages "
-                                         f"removed everything: see `datamill stats {self.out}`")
+            read = sum(self.stats[n]["rows_out"] for n in self.cfg.sources if n in self.stats)
+            why = "the sources hold no rows" if not read else "upstream stages removed everything"
+            raise StageError(name, None, f"no rows reached {node.stage.use} {name!r}; {why}: "
+                                         f"see `datamill stats {self.out}`")
         started = time.perf_counter()
         job = self.job(name)
         rundir.prepare_stage_dir(job.dir, job.key)
