@@ -50,6 +50,9 @@ class Stage:
         """Columns that must reach this stage: ``reads``, and any column its config names."""
         return self.reads
 
+    def check_inputs(self, inputs: list[str]) -> None:
+        """Raise ValueError when the config names inputs the stage's edges do not (``mix`` weights)."""
+
 
 class MapStage(Stage):
     kind: ClassVar[str] = "map"

@@ -198,11 +198,10 @@ def _build_stage(name: str, spec: dict, sources: dict, base: Path) -> StageNode:
     # driver: not to the CLI's or each worker's working directory
     stage = _build(registry[use], fields, f"stage {name!r} (use: {use})", base)
     inputs = [str(i) for i in inputs]
-    if hasattr(stage, "check_inputs"):  # a stage whose config names its inputs (mix weights)
-        try:
-            stage.check_inputs(inputs)
-        except ValueError as e:
-            raise ConfigError(f"stage {name!r} (use: {use}): {e}") from None
+    try:
+        stage.check_inputs(inputs)
+    except ValueError as e:
+        raise ConfigError(f"stage {name!r} (use: {use}): {e}") from None
     return StageNode(name=name, stage=stage, inputs=inputs)
 
 

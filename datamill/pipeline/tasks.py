@@ -57,7 +57,7 @@ def split_removed(stage: Stage, table: pa.Table, samples: int) -> tuple[pa.Table
             rows = table.filter(pc.equal(reasons, reason)).slice(0, samples)
             parts.append(rows)
         rejected = pa.concat_tables(parts)
-    if getattr(stage, "mode", "drop") == "annotate":
+    if stage.mode == "annotate":
         return table.drop_columns([REMOVAL_REASON]), rejected, {}, counts
     kept = table.filter(pc.invert(removed_mask)).drop_columns([REMOVAL_REASON])
     return kept, rejected, counts, {}
