@@ -1,0 +1,163 @@
+"""The lists ``url_filter`` reads, loaded lazily once per worker process and matched per URL.
+
+A host list is a file of entries (one per line, ``#`` comments and blank lines ignored) or a
+directory in the UT1 layout FineWeb used (``CATEGORY/domains`` and ``CATEGORY/urls``). An entry
+without ``/`` is a domain (it matches that host and every subdomain); one with ``/`` is a URL
+prefix ``host/path`` (it matches that host, or ``www.`` + it, and every path below it). Lists are
+cached per process by (path, categories, every file's mtime and size): an edited list is re-read.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_CACHE: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+_EXTRACTOR: list = []  # one offline tldextract.TLDExtract per worker process
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*|[0-9a-f:.]*:[0-9a-f:.]*")  # a DNS name or an IPv6 literal
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")  # datatrove url_filter's normaliser (after lower-casing)
+
+
+@dataclass(frozen=True)
+class HostList:
+    domains: frozenset[str]  # hostnames, lower-case, IDNA (punycode)
+    urls: frozenset[str]  # "host/path" prefixes, lower-case, no "www.", no trailing "/"
+
+
+def split_url(url: str | None) -> tuple[str, str] | None:
+    """(host, path) of a URL, lower-cased, host without port, user info or trailing dot and in
+    IDNA form; None when there is no usable host. A URL without a scheme (``example.com/a``) is
+    read as ``//example.com/a``, as in ``metadata_prefix``."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url if "://" in url or url.startswith("//") else "//" + url)
+        host = (parts.hostname or "").rstrip(".")
+        parts.port  # noqa: B018 -- raises on a port that is not a number ("hard::page.html")
+    except ValueError:  # a bad port, an unbalanced "[" in the netloc
+        return None
+    if not host or not _HOST.fullmatch(host):
+        return None
+    return _idna(host), parts.path.lower()
+
+
+def match(hosts: HostList, parsed: tuple[str, str]) -> str | None:
+    """The listed entry that matches, or None: the host, then each parent domain
+    (``a.b.example.com`` -> ``b.example.com`` -> ``example.com`` -> ``com``), skipping listed
+    public suffixes (``co.uk``) so that one never blocks a whole registry; then URL prefixes."""
+    host, path = parsed
+    if hosts.domains:
+        name = host
+        while True:
+            if name in hosts.domains and not is_public_suffix(name):
+                return name
+            dot = name.find(".")
+            if dot < 0 or ":" in host or _IPV4.fullmatch(host):  # an IP address matches only as a whole
+                break
+            name = name[dot + 1:]
+    if hosts.urls:
+        key = (host[4:] if host.startswith("www.") else host) + path.rstrip("/")
+        while True:
+            if key in hosts.urls:
+                return key
+            slash = key.rfind("/")
+            if slash < 0:
+                break
+            key = key[:slash]
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def is_public_suffix(name: str) -> bool:
+    """True for an ICANN public suffix (``com``, ``co.uk``), from the Public Suffix List snapshot
+    bundled with tldextract (no network)."""
+    if not _EXTRACTOR:
+        import tldextract
+
+        _EXTRACTOR.append(tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None))
+    parts = _EXTRACTOR[0](name)
+    return not parts.domain and parts.suffix == name
+
+
+def host_list(path: str, categories: tuple[str, ...], stage: str) -> HostList:
+    files = _list_files(Path(path), categories, stage)
+    key = ("hosts", path, categories, tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f, _ in files))
+    with _LOCK:
+        if key not in _CACHE:
+            domains, urls = set(), set()
+            for file, kind in files:
+                for entry in _entries(file):
+                    entry = entry.lower().split("://", 1)[-1].lstrip("*.").rstrip("/")
+                    host, slash, rest = entry.partition("/")
+                    host = _idna(host.rstrip("."))
+                    if kind == "urls" or (kind == "any" and slash):
+                        urls.add((host[4:] if host.startswith("www.") else host) + slash + rest)
+                    elif host:
+                        domains.add(host)
+            if not domains and not urls:
+                raise ValueError(f"{stage}: no entries in {path}")
+            _CACHE[key] = HostList(frozenset(domains), frozenset(urls))
+        return _CACHE[key]
+
+
+def word_set(path: str, stage: str) -> frozenset[str]:
+    """A word list normalised as datatrove's ``parse_list`` does: lines starting with ``#``
+    skipped, everything but ASCII letters and digits removed, lower-cased."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{stage}: word list {path!r} not found")
+    key = ("words", path, file.stat().st_mtime_ns, file.stat().st_size)
+    with _LOCK:
+        if key not in _CACHE:
+            words = frozenset(w for w in (normalize(e) for e in _entries(file)) if w)
+            if not words:
+                raise ValueError(f"{stage}: word list {path!r} is empty")
+            _CACHE[key] = words
+        return _CACHE[key]
+
+
+def normalize(text: str) -> str:
+    return _NON_ALNUM.sub("", text.lower())
+
+
+def _list_files(path: Path, categories: tuple[str, ...], stage: str) -> list[tuple[Path, str]]:
+    """(file, kind) pairs: kind "domains", "urls", or "any" for a plain file (lines with "/"
+    are URL prefixes there)."""
+    if path.is_file():
+        if categories:
+            raise ValueError(f"{stage}: categories pick UT1 categories, but {str(path)!r} is a file")
+        return [(path, "any")]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{stage}: list {str(path)!r} not found")
+    available = sorted(d.name for d in path.iterdir() if d.is_dir())
+    unknown = sorted(set(categories) - set(available))
+    if unknown:
+        raise ValueError(f"{stage}: unknown categories {unknown} in {str(path)!r}; it has {available}")
+    files = [(path / c / kind, kind) for c in (categories or available) for kind in ("domains", "urls")
+             if (path / c / kind).is_file()]
+    if not files:
+        raise ValueError(f"{stage}: no CATEGORY/domains or CATEGORY/urls files under {str(path)!r} (UT1 layout)")
+    return files
+
+
+def _entries(file: Path):
+    for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield line
+
+
+def _idna(host: str) -> str:
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:  # not valid IDNA 2003: compare it as written
+        return host
