@@ -14,12 +14,17 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 _EXTRACTOR: list = []  # one offline tldextract.TLDExtract per worker process
-_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*|[0-9a-f:.]*:[0-9a-f:.]*")  # a DNS name or an IPv6 literal
+# scheme (optional), user info, host, port (digits), path, query/fragment; "hard::x.html" has no host
+_URL = (r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://|//)?(?:[^/?#]*@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/?#\[\]@\s]+)"
+        r"(?::[0-9]+)?(?P<path>/[^?#]*)?(?:[?#].*)?$")
+_HOST = r"^(?:[\pL\pN_-]+\.)*[\pL\pN_-]+$|^\[[0-9a-f:.]+\]$"  # a DNS name or an IPv6 literal
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")  # datatrove url_filter's normaliser (after lower-casing)
 
@@ -30,48 +35,56 @@ class HostList:
     urls: frozenset[str]  # "host/path" prefixes, lower-case, no "www.", no trailing "/"
 
 
-def split_url(url: str | None) -> tuple[str, str] | None:
-    """(host, path) of a URL, lower-cased, host without port, user info or trailing dot and in
-    IDNA form; None when there is no usable host. A URL without a scheme (``example.com/a``) is
-    read as ``//example.com/a``, as in ``metadata_prefix``."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url if "://" in url or url.startswith("//") else "//" + url)
-        host = (parts.hostname or "").rstrip(".")
-        parts.port  # noqa: B018 -- raises on a port that is not a number ("hard::page.html")
-    except ValueError:  # a bad port, an unbalanced "[" in the netloc
-        return None
-    if not host or not _HOST.fullmatch(host):
-        return None
-    return _idna(host), parts.path.lower()
+def parse(urls: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(host, path) per URL, lower-cased; host without user info, port or trailing dot, in IDNA
+    form, null where there is no usable host (then the row has no URL). A URL without a scheme
+    (``example.com/a``) is read as ``//example.com/a``, as ``metadata_prefix`` reads it."""
+    parts = pc.extract_regex(pc.utf8_trim_whitespace(urls), _URL)
+    host = pc.utf8_rtrim(pc.utf8_lower(pc.struct_field(parts, "host")), characters=".")
+    host = pc.if_else(pc.match_substring_regex(host, _HOST), host, pa.scalar(None, pa.string()))
+    host = pc.replace_substring_regex(host, r"^\[|\]$", "")  # IPv6 literal: no brackets
+    if not pc.all(pc.fill_null(pc.string_is_ascii(host), True)).as_py():
+        host = pa.array([_idna(h) if h else h for h in host.to_pylist()], pa.string())
+    return host, pc.utf8_lower(pc.fill_null(pc.struct_field(parts, "path"), ""))
 
 
-def match(hosts: HostList, parsed: tuple[str, str]) -> str | None:
-    """The listed entry that matches, or None: the host, then each parent domain
-    (``a.b.example.com`` -> ``b.example.com`` -> ``example.com`` -> ``com``), skipping listed
-    public suffixes (``co.uk``) so that one never blocks a whole registry; then URL prefixes."""
-    host, path = parsed
-    if hosts.domains:
-        name = host
-        while True:
-            if name in hosts.domains and not is_public_suffix(name):
-                return name
-            dot = name.find(".")
-            if dot < 0 or ":" in host or _IPV4.fullmatch(host):  # an IP address matches only as a whole
-                break
-            name = name[dot + 1:]
-    if hosts.urls:
-        key = (host[4:] if host.startswith("www.") else host) + path.rstrip("/")
-        while True:
-            if key in hosts.urls:
-                return key
-            slash = key.rfind("/")
-            if slash < 0:
-                break
-            key = key[:slash]
+def lookup(hosts: HostList, host: pa.Array, path: pa.Array) -> pa.Array:
+    """Per row, the listed entry that matches (``match``), or null; each distinct host of the
+    batch is looked up once."""
+    encoded = host.dictionary_encode()
+    found = pc.take(pa.array([match_domain(hosts, h) for h in encoded.dictionary.to_pylist()], pa.string()),
+                    encoded.indices)
+    if not hosts.urls:
+        return found
+    rows = zip(found.to_pylist(), host.to_pylist(), path.to_pylist())
+    return pa.array([f if f or not h else match_url(hosts, h, p) for f, h, p in rows], pa.string())
+
+
+def match_domain(hosts: HostList, host: str) -> str | None:
+    """The listed domain that is the host or a parent of it (``a.b.example.com`` ->
+    ``b.example.com`` -> ``example.com`` -> ``com``), skipping listed public suffixes (``co.uk``)
+    so that one never blocks a whole registry; an IP address matches only as a whole."""
+    name = host
+    while hosts.domains:
+        if name in hosts.domains and not is_public_suffix(name):
+            return name
+        dot = name.find(".")
+        if dot < 0 or ":" in host or _IPV4.fullmatch(host):
+            break
+        name = name[dot + 1:]
     return None
+
+
+def match_url(hosts: HostList, host: str, path: str) -> str | None:
+    """The listed ``host/path`` prefix of the URL (``www.`` dropped, whole path segments), or None."""
+    key = (host[4:] if host.startswith("www.") else host) + path.rstrip("/")
+    while True:
+        if key in hosts.urls:
+            return key
+        slash = key.rfind("/")
+        if slash < 0:
+            return None
+        key = key[:slash]
 
 
 @functools.lru_cache(maxsize=4096)

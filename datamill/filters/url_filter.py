@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from datamill.filters import _text
 from datamill.filters._rules import column, first_reason
-from datamill.filters._url_lists import host_list, match, split_url, word_set
+from datamill.filters._url_lists import host_list, lookup, parse, word_set
 from datamill.stage import Filter, Mode, set_columns
 from datamill.typed_config import FilePath
 
@@ -68,21 +68,18 @@ class URLFilter(Filter):
 
     def annotate(self, table: pa.Table) -> pa.Table:
         n = table.num_rows
-        raw = (table.column(self.url_column).to_pylist() if self.url_column in table.column_names
-               else [None] * n)
-        parsed = [split_url(u) for u in raw]
-        missing = np.fromiter((p is None for p in parsed), dtype=bool, count=n)
-        # rules read the URL of rows that have one; a row without a usable URL matches nothing
-        urls = pa.array([None if p is None else u.strip() for u, p in zip(raw, parsed)], pa.string())
-        urls = pc.fill_null(urls, "")
-        values: dict = {"url_missing": pa.array(missing)}
+        urls = (_text.text_array(table, self.url_column) if self.url_column in table.column_names
+                else pa.nulls(n, pa.string()))
+        host, path = parse(urls)
+        missing = pc.is_null(host)
+        # the rules read the URL of rows that have one: a row without a usable URL matches nothing
+        urls = pc.if_else(missing, "", pc.utf8_trim_whitespace(pc.fill_null(urls, "")))
+        values: dict = {"url_missing": missing}
         if self.allowlist:
-            allow = host_list(self.allowlist, (), self.use)
-            values["url_allowlisted"] = pa.array([p is not None and match(allow, p) is not None for p in parsed])
+            allowed = lookup(host_list(self.allowlist, (), self.use), host, path)
+            values["url_allowlisted"] = pc.is_valid(allowed)
         if self.blocklist:
-            block = host_list(self.blocklist, self.categories, self.use)
-            values["url_blocklist_match"] = pa.array([None if p is None else match(block, p) for p in parsed],
-                                                     pa.string())
+            values["url_blocklist_match"] = lookup(host_list(self.blocklist, self.categories, self.use), host, path)
         if self.url_substrings:
             hits = [_text.mask(pc.match_substring(urls, s, ignore_case=True)) for s in self.url_substrings]
             values["url_num_substrings"] = np.sum(hits, axis=0, dtype=np.int64)
