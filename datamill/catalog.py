@@ -14,6 +14,7 @@ from datamill.filters.language_filter import LanguageFilter
 from datamill.filters.length_filter import LengthFilter
 from datamill.filters.quality_filter import QualityFilter
 from datamill.filters.toxicity_filter import ToxicityFilter
+from datamill.filters.url_filter import URLFilter
 from datamill.stage import Stage
 from datamill.stages.clean_text import CleanText
 from datamill.stages.exact_dedup import ExactDedup
@@ -31,7 +32,7 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     CleanText, ExactDedup, MinHashDedup, EmbeddingAnnotator, SemDeDup, D4Prune,
     # filters: heuristic rule sets, classifiers, language, length
     GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, FineWebQualityFilter, QualityFilter, ToxicityFilter,
-    LanguageFilter, LengthFilter,
+    LanguageFilter, LengthFilter, URLFilter,
     # synthesis, conditioning, mixing, tokenization
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
 )}
