@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 # lid.176 code -> FineWeb-2 config. The largest FineWeb-2 languages (by words) whose words are
-# separated by spaces and whose sentences end in ". ! ?" (the FineWeb rules' end marks), in its
+# separated by spaces and whose sentences mostly end in "." (the FineWeb rules' end marks), in its
 # order; left out: zh, ja, th (no spaces), ko (its stop words are particles a tokenizer splits
 # off), hi, bn, ne, ta, ur (other sentence marks), sr (lid.176 does not tell Cyrillic from Latin).
 LANGUAGES = {
