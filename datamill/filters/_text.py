@@ -94,10 +94,11 @@ def repeat_mask(values: pa.Array, parent: np.ndarray) -> np.ndarray:
 CHUNK_BYTES = 8 << 20  # text per vectorised pass: bounds the flattened word/line arrays (~25x)
 
 
-def chunked(measure, text: pa.Array) -> dict:
-    """``measure(text_slice) -> {column: values}`` over consecutive row ranges of at most
-    ``CHUNK_BYTES`` of text (at least one row), concatenated: the same result as one pass over a
-    whole partition, with peak memory set by the chunk instead of the partition."""
+def chunked(measure, text: pa.Array, *aligned: pa.Array) -> dict:
+    """``measure(text_slice, *aligned_slices) -> {column: values}`` over consecutive row ranges of
+    at most ``CHUNK_BYTES`` of text (at least one row), concatenated: the same result as one pass
+    over a whole partition, with peak memory set by the chunk instead of the partition.
+    ``aligned``: per-row arrays (a row's language) sliced with the text."""
     max_bytes = CHUNK_BYTES
     sizes = pc.binary_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -108,8 +109,8 @@ def chunked(measure, text: pa.Array) -> dict:
         bounds.append((start, stop))
         start = stop
     if len(bounds) <= 1:
-        return measure(text)
-    parts = [measure(text.slice(a, b - a)) for a, b in bounds]
+        return measure(text, *aligned)
+    parts = [measure(text.slice(a, b - a), *(x.slice(a, b - a) for x in aligned)) for a, b in bounds]
     return {key: (pa.concat_arrays([p[key] for p in parts]) if isinstance(parts[0][key], pa.Array)
                   else np.concatenate([np.asarray(p[key]) for p in parts]))
             for key in parts[0]}

@@ -5,7 +5,8 @@ Lines are the non-blank lines of the text (datatrove counts blank ones too, whic
 ratio depend on whether paragraphs are separated by one newline or two); the list ratio's
 "newlines" are the breaks between them. Its word count approximates NLTK's ``word_tokenize``
 (which datatrove uses) by counting runs of word characters and runs of punctuation, so
-"Hello, world." is 4 tokens there and here.
+"Hello, world." is 4 tokens there and here. ``language`` swaps in another language's
+punctuated-line and list-ratio thresholds (FineWeb-2's, ``_languages.py``), or each row's (``auto``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.filters import _text
+from datamill.filters import _languages, _text
 from datamill.filters._rules import RuleSet, column, first_reason
 from datamill.stage import Mode
 
@@ -25,6 +26,7 @@ STOP_CHARS = (".", "'", '"', "!", "?")  # datatrove FineWebQualityFilter
 TOKEN = r"[\pL\pN_]+|[^\pL\pN_\s]+"
 COLUMNS = ("fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char_dup_ratio",
            "fineweb_list_ratio")
+LANGUAGE_LIMITS = ("line_punct_thr", "new_line_ratio")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +45,17 @@ class FineWebQualityFilter(RuleSet):
     short_line_length: int = 30  # FineWeb: "short" = at most 30 characters
     char_duplicates_ratio: float = 0.01  # FineWeb: drop if >= 1% of chars are in duplicated lines
     new_line_ratio: float = 0.3  # FineWeb: drop if newlines / words > 0.3
+    language: str = "en"  # en = FineWeb; de, fr, ... = FineWeb-2 profile; auto = row's `language` column
+    language_thresholds: bool = True  # a non-en profile sets line_punct_thr and new_line_ratio
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: Mode = "drop"  # drop | annotate
+
+    def __post_init__(self):
+        super().__post_init__()
+        _languages.check(self)
+
+    def needed_columns(self) -> tuple[str, ...]:
+        return self.reads + (("language",) if self.language == _languages.AUTO else ())
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)
@@ -67,13 +78,14 @@ class FineWebQualityFilter(RuleSet):
         }
 
     def reasons(self, table: pa.Table) -> pa.Array:
+        limit = _languages.limits(self, table, LANGUAGE_LIMITS)
         punct = column(table, "fineweb_line_punct_ratio")
-        low_punct = punct <= self.line_punct_thr
+        low_punct = punct <= limit["line_punct_thr"]
         if self.line_punct_exclude_zero:
             low_punct &= punct != 0
         return first_reason(table.num_rows, self.disable, [
             ("fineweb_line_punct_ratio", low_punct),
             ("fineweb_short_line_ratio", column(table, "fineweb_short_line_ratio") >= self.short_line_thr),
             ("fineweb_char_dup_ratio", column(table, "fineweb_char_dup_ratio") >= self.char_duplicates_ratio),
-            ("fineweb_list_ratio", column(table, "fineweb_list_ratio") > self.new_line_ratio),
+            ("fineweb_list_ratio", column(table, "fineweb_list_ratio") > limit["new_line_ratio"]),
         ])

