@@ -9,7 +9,7 @@ from itertools import islice
 import fsspec
 import pyarrow as pa
 
-from datamill.pipeline.io.compressed import open_binary
+from datamill.pipeline.io.compressed import open_binary, read_document_file
 from datamill.pipeline.html_reader import read_html
 from datamill.pipeline.parquet_reader import read_parquet
 from datamill.pipeline.source_config import (MISSING, BadRecords, Chunk, SourceConfig, doc_table, field_value,
@@ -91,10 +91,8 @@ def read_jsonl(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
 def read_text(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
     rows = []
     for path in chunk.files:
-        with open_binary(path) as f:
-            raw = f.read()
-        if len(raw) > cfg.max_doc_bytes:
-            bad.add(path, 0, "too_large", f"{len(raw)} bytes > max_doc_bytes", raw[:2000])
+        raw = read_document_file(path, cfg.max_doc_bytes, bad)
+        if raw is None:
             continue
         try:
             text = raw.decode("utf-8")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from datamill.pipeline.io.compressed import open_binary
+from datamill.pipeline.io.compressed import read_document_file
 from datamill.pipeline.source_config import BadRecords, Chunk, SourceConfig, base_dir, doc_table, stable_id
 
 
@@ -15,10 +15,8 @@ def read_html(cfg: SourceConfig, chunk: Chunk, bad: BadRecords) -> pa.Table:
 
     rows = []
     for path in chunk.files:
-        with open_binary(path) as f:
-            raw = f.read()
-        if len(raw) > cfg.max_doc_bytes:
-            bad.add(path, 0, "too_large", f"{len(raw)} bytes > max_doc_bytes", raw[:2000])
+        raw = read_document_file(path, cfg.max_doc_bytes, bad)
+        if raw is None:
             continue
         url = page_url(raw)  # bytes: trafilatura and lxml read the page's own charset declaration
         text = html_to_text(raw, url=url)

@@ -55,3 +55,14 @@ def open_binary(path: str):
         return
     with fsspec.open(path, "rb") as f:
         yield io.BufferedReader(_ZstdRaw(f), buffer_size=1 << 20)
+
+
+def read_document_file(path: str, max_bytes: int, bad) -> bytes | None:
+    """A one-document file's bytes, or None after counting it as ``too_large`` in ``bad``
+    (a ``BadRecords``) when it is over ``max_bytes``."""
+    with open_binary(path) as f:
+        raw = f.read()
+    if len(raw) > max_bytes:
+        bad.add(path, 0, "too_large", f"{len(raw)} bytes > max_doc_bytes", raw[:2000])
+        return None
+    return raw
