@@ -19,7 +19,8 @@ kept when:
    country), because fictional (Ofcom's drama ranges, NANP 555) and newly opened ranges are not
    in the metadata, and those three signals are strong on their own.
 
-If the whole candidate fails, trailing groups are dropped one at a time (``555-123-4567 2019``).
+A candidate is accepted or rejected whole: dropping groups to make it valid would turn the head
+of a card number, ISBN or IBAN into a phone number.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Iterator
 
 SEP = r"(?:[ \u00a0.-]|/ ?)"
 PHONE = re.compile(
-    r"(?<![\w+#@/=.,-])"
+    r"(?<![\w+#@/=.,-])(?<!\d[:/ \u00a0.-])"  # not the tail of a longer number
     r"(?P<prefix>(?:\+|\b00)\d{1,3}[ \u00a0.-]?(?:\(0\)[ \u00a0]?)?)?"
     rf"(?P<body>(?:\(\d{{1,5}}\)[ \u00a0.-]?)?\d{{1,12}}(?:{SEP}\d{{1,8}}){{0,6}})"
     r"(?P<ext>[ \u00a0]?(?:x|ext\.?|extension)[ \u00a0]?\d{1,6})?"
@@ -38,9 +39,11 @@ NANP = re.compile(r"(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[.-]\d{4}")
 DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2(?:\d{4}|\d{2})")
 THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ \u00a0.,])\d{3})(?:\1\d{3})*")
 DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+DECIMAL = re.compile(r"\d+\.\d+")
+IBAN_HEAD = re.compile(r"\b[A-Z]{2}\d\d(?: ?[A-Z0-9]{4})* ?$")  # a phone never continues an IBAN
 PHONE_WORDS = re.compile(
     r"(?:\b(?:tel|tél|tele(?:phone|fono|fon)|t[eé]l[eé]phone|phone|ph|call|fax|mobile?|mob|cell|"
-    r"handy|mobil|whatsapp|contact|hotline|helpline|ruf|rufnummer|numéro|portable|sms)\b|☎|📞)",
+    r"handy|mobil|whatsapp|contact|hotline|helpline|ruf|rufnummer|numéro|portable|sms)|☎|📞)",
     re.IGNORECASE)
 NEGATIVE_WORDS = frozenset("""order orders invoice inv isbn issn doi sku ref reference tracking serial
     ticket case patent id version ver v build model part item art artikel art.-nr nr no number
@@ -48,27 +51,47 @@ NEGATIVE_WORDS = frozenset("""order orders invoice inv isbn issn doi sku ref ref
     receipt transaction txn batch lot rev revision""".split())
 
 
-def _before(text: str, start: int, width: int = 32) -> str:
-    return text[max(0, start - width):start]
+def context_words(text: str, start: int, n: int = 4) -> list[str]:
+    """The last ``n`` words before ``start`` on its line and after any other number, lower-cased
+    (``#`` counts as a word): the phone word of ``Tel. 030 1234567, 12.345.678`` is not the count's."""
+    line = re.split(r"[\n\d]", text[max(0, start - 48):start])[-1]
+    words = re.findall(r"#|[^\W\d_][\w.-]*|[☎📞]", line)
+    return [re.sub(r"-\d+$", "", w.lower().rstrip(".:")) for w in words[-n:]]
 
 
 def phone_word_before(text: str, start: int) -> bool:
-    return PHONE_WORDS.search(_before(text, start)) is not None
+    """A phone word among the last four words before ``start`` on its line (``Call Ann Lee on``)."""
+    return any(PHONE_WORDS.fullmatch(w) for w in context_words(text, start))
 
 
-def negative_context(text: str, start: int) -> bool:
-    """An identifier word or ``#`` just before ``start`` (and no phone word): not personal data."""
-    before = _before(text, start)
-    if phone_word_before(text, start):
+def negative_context(text: str, start: int, allow: re.Pattern = PHONE_WORDS) -> bool:
+    """The word before ``start`` is an identifier word or ``#`` and no ``allow`` word is among
+    the last four (``Order #555-123-4567`` is not a phone, ``Tel. No. 555-123-4567`` is)."""
+    words = context_words(text, start)
+    if not words or any(allow.fullmatch(w) for w in words):
         return False
-    if re.search(r"#\s*$", before):
+    return words[-1] == "#" or words[-1] in NEGATIVE_WORDS
+
+
+def isbn_valid(digits: str) -> bool:
+    """ISBN-10 (weights 10..1, mod 11; X = 10) or ISBN-13 (978/979, weights 1,3, mod 10)."""
+    if len(digits) == 10:
+        values = [10 if c in "Xx" else int(c) for c in digits]
+        return sum((10 - i) * v for i, v in enumerate(values)) % 11 == 0
+    if len(digits) == 13 and digits[:3] in ("978", "979"):
+        return sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(digits)) % 10 == 0
+    return False
+
+
+def _looks_like_other_number(body: str) -> bool:
+    """A date, decimal, dotted quad, card-shaped group run or hyphenated ISBN."""
+    from datamill.filters.pii_detectors import CARD_GROUPS  # the card shapes, one place
+
+    if DATE.fullmatch(body) or DECIMAL.fullmatch(body) or DOTTED_QUAD.fullmatch(body):
         return True
-    words = re.findall(r"[^\W\d_][\w.-]*", before)
-    return bool(words) and words[-1].lower().rstrip(".:") in NEGATIVE_WORDS
-
-
-def _looks_like_other_number(raw: str) -> bool:
-    return bool(DATE.fullmatch(raw) or THOUSANDS.fullmatch(raw) or DOTTED_QUAD.fullmatch(raw))
+    if tuple(len(g) for g in re.split(r"[ -]", body)) in CARD_GROUPS:
+        return True
+    return body.count("-") >= 3 and isbn_valid(body.replace("-", ""))
 
 
 def _valid(raw: str, international: bool, loose: bool, regions: tuple[str, ...]) -> bool:
@@ -92,12 +115,14 @@ def _accept(text: str, start: int, prefix: str, body: str, regions: tuple[str, .
     groups = re.findall(r"\d+", body)
     if not 7 <= len(digits) <= 15 or sum(len(g) == 1 for g in groups) > 1:
         return False
+    if len(set(re.findall(r"[^\d()]+", body))) > 2 or (not prefix and _looks_like_other_number(body)):
+        return False
     keyword = phone_word_before(text, start)
-    if not prefix and not keyword and _looks_like_other_number(body):
+    if not prefix and not keyword and THOUSANDS.fullmatch(body):
         return False
-    if negative_context(text, start):
+    if negative_context(text, start) or IBAN_HEAD.search(text[max(0, start - 40):start]):
         return False
-    formatted = bool(prefix) or len(groups) > 1 or "(" in body
+    formatted = prefix.startswith("+") or len(groups) > 1 or "(" in body
     if not (formatted or keyword):
         return False
     loose = keyword or prefix.startswith("+") or NANP.fullmatch(raw) is not None
@@ -106,12 +131,5 @@ def _accept(text: str, start: int, prefix: str, body: str, regions: tuple[str, .
 
 def phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int]]:
     for m in PHONE.finditer(text):
-        prefix, body = m.group("prefix") or "", m.group("body")
-        while True:
-            if _accept(text, m.start(), prefix, body, regions):
-                yield m.start(), m.end() if body == m.group("body") else m.start("body") + len(body)
-                break
-            cut = re.search(rf"{SEP}\d+$", body)
-            if cut is None:
-                break
-            body = body[:cut.start()]
+        if _accept(text, m.start(), m.group("prefix") or "", m.group("body"), regions):
+            yield m.start(), m.end()
