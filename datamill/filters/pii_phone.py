@@ -6,18 +6,21 @@ kept when:
 
 1. it has 7-15 digits (E.164 allows at most 15) and no more than one single-digit group after a
    country code (``1 2 3 4 5 6 7`` is a list);
-2. it is not a date (``2023-01-15``, ``15.01.2023``, ``01/15/2023``), a dotted quad, or a
+2. it does not start with a date (``2023-01-15``, ``15.01.2023 00 UTC``), is not a decimal,
+   a dotted quad, a card-shaped group run (4-4-4-4...) or a hyphenated valid ISBN, nor a
    thousands-grouped count (``12 345 678``, ``1.234.567``), unless a phone word is close before it;
 3. the word before it is not an identifier word (order, invoice, ISBN, SKU, ref, version, ...)
    or ``#`` (``Order #555-123-4567``), unless a phone word is close before it;
 4. it is written like a phone number: a ``+``/``00`` prefix, separators or parentheses; a bare
    digit run needs a phone word (``tel``, ``phone``, ``fax``, ``Telefon``...) close before it;
-5. Google's libphonenumber metadata (Python port ``phonenumbers``) calls it *valid*: with its
-   country code if it has one, else for one of ``regions`` (national format). A NANP shape
-   ``(555) 123-4567`` / ``555-123-4567``, a
-   ``+CC`` prefix or a phone word before it only needs a *possible* number (right length for the
-   country), because fictional (Ofcom's drama ranges, NANP 555) and newly opened ranges are not
-   in the metadata, and those three signals are strong on their own.
+5. without a prefix or phone word, it has the NANP shape ``(555) 123-4567`` / ``555-123-4567``
+   or starts with the trunk prefix ``0`` that UK, German, French and Indian national numbers
+   are written with (``030 1234567``): table cells like ``624-634 301-302`` are not phones;
+6. Google's libphonenumber metadata (Python port ``phonenumbers``) calls it *valid*: with its
+   country code if it has one, else for one of ``regions`` (national format). With a ``+CC``
+   prefix, the NANP shape or a phone word before it, a *possible* number (right length for the
+   country) is enough: fictional ranges (Ofcom's drama numbers, NANP 555) and newly opened ones
+   are not in the metadata, and each of those three signals is strong on its own.
 
 A candidate is accepted or rejected whole: dropping groups to make it valid would turn the head
 of a card number, ISBN or IBAN into a phone number.
@@ -28,13 +31,13 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-SEP = r"(?:[ \u00a0.-]|/ ?)"
+SEP = r"(?:[ \u00a0.\u2013-]|[ \u00a0]?/[ \u00a0]?)"  # one space, dot, dash or en dash; a slash
 PHONE = re.compile(
-    r"(?<![\w+#@/=.,-])(?<!\d[:/ \u00a0.-])"  # not the tail of a longer number
+    r"(?<![\w+#@/=.,\u2013-])(?<!\d[:/ \u00a0.\u2013-])"  # not the tail of a longer number
     r"(?P<prefix>(?:\+|\b00)\d{1,3}[ \u00a0.-]?(?:\(0\)[ \u00a0]?)?)?"
     rf"(?P<body>(?:\(\d{{1,5}}\)[ \u00a0.-]?)?\d{{1,12}}(?:{SEP}\d{{1,8}}){{0,6}})"
     r"(?P<ext>[ \u00a0]?(?:x|ext\.?|extension)[ \u00a0]?\d{1,6})?"
-    r"(?![\w@/-]|[.,]\d)")
+    r"(?![\w@/\u2013-]|[.,]\d)")
 NANP = re.compile(r"(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[.-]\d{4}")
 DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2(?:\d{4}|\d{2})")
 THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ \u00a0.,])\d{3})(?:\1\d{3})*")
@@ -87,7 +90,7 @@ def _looks_like_other_number(body: str) -> bool:
     """A date, decimal, dotted quad, card-shaped group run or hyphenated ISBN."""
     from datamill.filters.pii_detectors import CARD_GROUPS  # the card shapes, one place
 
-    if DATE.fullmatch(body) or DECIMAL.fullmatch(body) or DOTTED_QUAD.fullmatch(body):
+    if DATE.match(body) or DECIMAL.fullmatch(body) or DOTTED_QUAD.fullmatch(body):
         return True
     if tuple(len(g) for g in re.split(r"[ -]", body)) in CARD_GROUPS:
         return True
@@ -125,7 +128,10 @@ def _accept(text: str, start: int, prefix: str, body: str, regions: tuple[str, .
     formatted = prefix.startswith("+") or len(groups) > 1 or "(" in body
     if not (formatted or keyword):
         return False
-    loose = keyword or prefix.startswith("+") or NANP.fullmatch(raw) is not None
+    nanp = NANP.fullmatch(raw) is not None
+    if not (prefix or keyword or nanp or re.match(r"\(?0", body)):  # see rule 5
+        return False
+    loose = keyword or prefix.startswith("+") or nanp
     return _valid(raw, bool(prefix), loose, regions)
 
 
