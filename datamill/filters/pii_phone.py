@@ -92,7 +92,7 @@ def _looks_like_other_number(body: str) -> bool:
 
     if DATE.match(body) or DECIMAL.fullmatch(body) or DOTTED_QUAD.fullmatch(body):
         return True
-    if tuple(len(g) for g in re.split(r"[ -]", body)) in CARD_GROUPS:
+    if tuple(len(g) for g in re.split(r"[ -]", body)) in CARD_GROUPS and body[0] != "0":  # no card starts with 0
         return True
     return body.count("-") >= 3 and isbn_valid(body.replace("-", ""))
 
