@@ -33,7 +33,7 @@ from typing import Iterator
 
 SEP = r"(?:[ \u00a0.\u2013-]|[ \u00a0]?/[ \u00a0]?)"  # one space, dot, dash or en dash; a slash
 PHONE = re.compile(
-    r"(?<![\w+#@/=.,\u2013-])(?<!\d[:/ \u00a0.\u2013-])"  # not the tail of a longer number
+    r"(?<![\w+#@/=.,\u2013-])(?:(?=\+)|(?<!\d[:/ \u00a0.\u2013-]))"  # "+" or not a longer number's tail
     r"(?P<prefix>(?:\+|\b00)\d{1,3}[ \u00a0.-]?(?:\(0\)[ \u00a0]?)?)?"
     rf"(?P<body>(?:\(\d{{1,5}}\)[ \u00a0.-]?)?\d{{1,12}}(?:{SEP}\d{{1,8}}){{0,6}})"
     r"(?P<ext>[ \u00a0]?(?:x|ext\.?|extension)[ \u00a0]?\d{1,6})?"
