@@ -7,8 +7,8 @@ kept when:
 1. it has 7-15 digits (E.164 allows at most 15) and no more than one single-digit group after a
    country code (``1 2 3 4 5 6 7`` is a list);
 2. it does not start with a date (``2023-01-15``, ``15.01.2023 00 UTC``), is not a decimal,
-   a dotted quad, a card-shaped group run (4-4-4-4...) or a hyphenated valid ISBN, nor a
-   thousands-grouped count (``12 345 678``, ``1.234.567``), unless a phone word is close before it;
+   a dotted quad, opening hours (``9.00-16.00``), a card-shaped group run (4-4-4-4...) or a
+   hyphenated valid ISBN, nor a thousands-grouped count (``12 345 678``, ``1.234.567``), unless a phone word is close before it;
 3. the word before it is not an identifier word (order, invoice, ISBN, SKU, ref, version, ...)
    or ``#`` (``Order #555-123-4567``), unless a phone word is close before it;
 4. it is written like a phone number: a ``+``/``00`` prefix, separators or parentheses; a bare
@@ -38,11 +38,13 @@ PHONE = re.compile(
     rf"(?P<body>(?:\(\d{{1,5}}\)[ \u00a0.-]?)?\d{{1,12}}(?:{SEP}\d{{1,8}}){{0,6}})"
     r"(?P<ext>[ \u00a0]?(?:x|ext\.?|extension)[ \u00a0]?\d{1,6})?"
     r"(?![\w@/\u2013-]|[.,]\d)")
+CARD_GROUPS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1), (4, 6, 5), (4, 6, 4), (4, 4, 4, 2), (4, 4, 4, 3))
 NANP = re.compile(r"(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[.-]\d{4}")
 DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2(?:\d{4}|\d{2})")
 THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ \u00a0.,])\d{3})(?:\1\d{3})*")
 DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 DECIMAL = re.compile(r"\d+\.\d+")
+HOURS = re.compile(r"\d{1,2}[.:]\d\d ?[-\u2013] ?\d{1,2}[.:]\d\d")  # opening hours 9.00-16.00
 IBAN_HEAD = re.compile(r"\b[A-Z]{2}\d\d(?: ?[A-Z0-9]{4})* ?$")  # a phone never continues an IBAN
 PHONE_WORDS = re.compile(
     r"(?:\b(?:tel|tél|tele(?:phone|fono|fon)|t[eé]l[eé]phone|phone|ph|call|fax|mobile?|mob|cell|"
@@ -57,7 +59,7 @@ NEGATIVE_WORDS = frozenset("""order orders invoice inv isbn issn doi sku ref ref
 def context_words(text: str, start: int, n: int = 4) -> list[str]:
     """The last ``n`` words before ``start`` on its line and after any other number, lower-cased
     (``#`` counts as a word): the phone word of ``Tel. 030 1234567, 12.345.678`` is not the count's."""
-    line = re.split(r"[\n\d]", text[max(0, start - 48):start])[-1]
+    line = re.split(r"[\n\d>]", text[max(0, start - 48):start])[-1]  # ">": a placeholder's end
     words = re.findall(r"#|[^\W\d_][\w.-]*|[☎📞]", line)
     return [re.sub(r"-\d+$", "", w.lower().rstrip(".:")) for w in words[-n:]]
 
@@ -87,10 +89,8 @@ def isbn_valid(digits: str) -> bool:
 
 
 def _looks_like_other_number(body: str) -> bool:
-    """A date, decimal, dotted quad, card-shaped group run or hyphenated ISBN."""
-    from datamill.filters.pii_detectors import CARD_GROUPS  # the card shapes, one place
-
-    if DATE.match(body) or DECIMAL.fullmatch(body) or DOTTED_QUAD.fullmatch(body):
+    """A date, decimal, dotted quad, time range, card-shaped group run or hyphenated ISBN."""
+    if DATE.match(body) or DECIMAL.fullmatch(body) or DOTTED_QUAD.fullmatch(body) or HOURS.fullmatch(body):
         return True
     if tuple(len(g) for g in re.split(r"[ -]", body)) in CARD_GROUPS and body[0] != "0":  # no card starts with 0
         return True

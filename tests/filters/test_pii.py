@@ -66,6 +66,7 @@ def test_true_positives(text, kind, value):
     "card 4111 1111 1111 1112 fails Luhn; barcode 4006381333931; IBAN DE89 3704 0044 0532 0130 01",
     "Table 624-634 301-302 X 63-64 97-99 and 66 1913 66 and IEC 62053-21",
     "coordinates 40.7128, -74.0060 and 52.520008, 13.404954",
+    "Tel. <PHONE>, Mo-Fr 9.00-16.00 and Sa 10.00 - 13.00",
 ])
 def test_hard_negatives(text):
     assert found(text) == []
