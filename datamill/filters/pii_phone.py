@@ -8,7 +8,8 @@ kept when:
    country code (``1 2 3 4 5 6 7`` is a list);
 2. it does not start with a date (``2023-01-15``, ``15.01.2023 00 UTC``), is not a decimal,
    a dotted quad, opening hours (``9.00-16.00``), a card-shaped group run (4-4-4-4...) or a
-   hyphenated valid ISBN, nor a thousands-grouped count (``12 345 678``, ``1.234.567``), unless a phone word is close before it;
+   hyphenated valid ISBN, nor (without a phone word close before it) a thousands-grouped count
+   (``12 345 678``, ``1.234.567``);
 3. the word before it is not an identifier word (order, invoice, ISBN, SKU, ref, version, ...)
    or ``#`` (``Order #555-123-4567``), unless a phone word is close before it;
 4. it is written like a phone number: a ``+``/``00`` prefix, separators or parentheses; a bare
