@@ -12,6 +12,7 @@ from datamill.filters.gopher_quality import GopherQualityFilter
 from datamill.filters.gopher_repetition import GopherRepetitionFilter
 from datamill.filters.language_filter import LanguageFilter
 from datamill.filters.length_filter import LengthFilter
+from datamill.filters.pii import PIIFilter
 from datamill.filters.quality_filter import QualityFilter
 from datamill.filters.toxicity_filter import ToxicityFilter
 from datamill.filters.url_filter import URLFilter
@@ -32,7 +33,7 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     CleanText, ExactDedup, MinHashDedup, EmbeddingAnnotator, SemDeDup, D4Prune,
     # filters: heuristic rule sets, classifiers, language, length
     GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, FineWebQualityFilter, QualityFilter, ToxicityFilter,
-    LanguageFilter, LengthFilter, URLFilter,
+    LanguageFilter, LengthFilter, PIIFilter, URLFilter,
     # synthesis, conditioning, mixing, tokenization
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
 )}
