@@ -190,3 +190,20 @@ def test_reference_files_parquet_and_saved_datasets(tmp_path, client):
     bad = Decontaminate(references={"pq": Reference(str(tmp_path / "r.parquet"), ("questions",))})
     with pytest.raises(ValueError, match=r"reference 'pq' .* has no field\(s\) \['questions'\]; fields: \['question'\]"):
         bad.index()
+
+
+def test_reference_files_are_checked_before_a_run_and_part_of_the_cache_key(tmp_path, refs):
+    from datamill.pipeline.config import check_files, load_config
+    from datamill.pipeline.file_fingerprints import stage_files
+
+    raw = {"sources": {"d": {"format": "python_docs"}}, "output": str(tmp_path / "run"),
+           "stages": [{"use": "decontaminate", "references": {"q": {"path": "quality.jsonl"}, "gone": {"path": "x.jsonl"}}}]}
+    (tmp_path / "c.json").write_text(json.dumps(raw))
+    cfg = load_config(tmp_path / "c.json")
+    with pytest.raises(ConfigError, match=r"key 'references.gone.path': no such file or directory: .*x.jsonl"):
+        check_files(cfg)
+    stage = cfg.stages["decontaminate"].stage
+    before = stage_files(stage)
+    assert list(before) == [f"references.q.path={tmp_path / 'quality.jsonl'}"]
+    (tmp_path / "quality.jsonl").write_text(json.dumps({"question": SHORT_Q}) + "\n")
+    assert stage_files(stage) != before
