@@ -28,7 +28,9 @@ class Reference:
     """One evaluation set: a local jsonl(.gz)/parquet file or a ``datasets`` ``save_to_disk`` dir."""
 
     path: FilePath  # the file or directory (every split of a saved DatasetDict is read)
-    fields: tuple[str, ...] = ("text",)  # text fields: a string, or a list of strings (each its own text, e.g. options)
+    # text fields: a string, or a list of strings (each its own text, e.g. options); a dotted name
+    # reaches into records and lists of records (SQuALITY: questions.question_text)
+    fields: tuple[str, ...] = ("text",)
 
 
 @dataclass(frozen=True)
@@ -129,17 +131,32 @@ def _summary(merged: dict | None, names: tuple[str, ...], items: tuple[int, ...]
 
 def read_texts(path: str, fields: tuple[str, ...], name: str) -> tuple[pa.Array, np.ndarray, int]:
     """(texts, item index of each text, number of items) of one reference set."""
-    columns, n = _read_columns(path, fields, name)
+    columns, n = _read_columns(path, tuple(dict.fromkeys(f.split(".")[0] for f in fields)), name)
     texts, item = [], []
     for f in fields:
-        for i, value in enumerate(columns[f]):
-            values = value if isinstance(value, list) else [value]
-            if not all(v is None or isinstance(v, str) for v in values):
-                raise ValueError(f"decontaminate: reference {name!r}: field {f!r} of item {i} is "
-                                 f"{type(value).__name__}; expected a string or a list of strings")
+        head, *rest = f.split(".")
+        before = len(texts)
+        for i, value in enumerate(columns[head]):
+            values = [v for v in _strings(value, rest) if v is not None]
+            bad = next((v for v in values if not isinstance(v, str)), None)
+            if bad is not None:
+                raise ValueError(f"decontaminate: reference {name!r}: field {f!r} of item {i} holds a "
+                                 f"{type(bad).__name__}; expected a string or a list of strings (a dotted "
+                                 f"name reaches inside records)")
             texts += [v for v in values if v]
             item += [i] * sum(1 for v in values if v)
+        if n and len(texts) == before:
+            raise ValueError(f"decontaminate: reference {name!r}: field {f!r} holds no text in any item")
     return pa.array(texts, pa.large_string()), np.array(item, np.int32), n
+
+
+def _strings(value, path: list[str]) -> list:
+    """The values at ``path`` under ``value``, through dicts and lists, as one flat list."""
+    if isinstance(value, list):
+        return [v for x in value for v in _strings(x, path)]
+    if not path or value is None:
+        return [value]
+    return _strings(value.get(path[0]) if isinstance(value, dict) else None, path[1:])
 
 
 def _read_columns(path: str, fields: tuple[str, ...], name: str) -> tuple[dict[str, list], int]:

@@ -207,3 +207,23 @@ def test_reference_files_are_checked_before_a_run_and_part_of_the_cache_key(tmp_
     assert list(before) == [f"references.q.path={tmp_path / 'quality.jsonl'}"]
     (tmp_path / "quality.jsonl").write_text(json.dumps({"question": SHORT_Q}) + "\n")
     assert stage_files(stage) != before
+
+
+def test_dotted_fields_reach_into_nested_records(tmp_path, shared_data):
+    from datamill.stages.decontaminate import read_texts
+
+    path = str(shared_data / "squality" / "v1-3_txt_dev.jsonl")
+    texts, item, n = read_texts(path, ("questions.question_text", "questions.responses.response_text"), "sq")
+    assert n == 25 and len(texts) == 25 * 5 * 5 and sorted(set(item.tolist())) == list(range(25))
+    assert texts[0].as_py() == "What is the plot of the story?"
+    with pytest.raises(ValueError, match=r"field 'questions' of item 0 holds a dict; .*dotted name"):
+        read_texts(path, ("questions",), "sq")
+    with pytest.raises(ValueError, match=r"field 'questions.question' holds no text in any item"):
+        read_texts(path, ("questions.question",), "sq")
+
+
+def test_datamill_stages_documents_the_reference_fields():
+    from datamill.stage_docs import describe
+
+    text = describe("decontaminate")
+    assert "each value: Reference" in text and "fields: tuple = ('text',)" in text and "questions.question_text" in text
