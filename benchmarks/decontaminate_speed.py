@@ -3,7 +3,7 @@ set, per core (process CPU time, one thread), beside a plain-Python n-gram scan.
 
 Corpus: ~2 KB paragraph windows of half of the SQuALITY/Gutenberg stories in
 ../shared/data/squality. References: 100k items, each a run of 13-40 words of the other half of
-the stories and of the human summaries (real text, none of it from the corpus stories), 2% of
+the stories and of their human summaries (real text, none of it from the corpus stories), 2% of
 them planted into corpus documents (re-wrapped into short lines and upper-cased) so the scan
 has hits to report. Both scans use the same normalised words (``ngram_index.words``); the
 plain-Python one is the straightforward loop: per document, the set of its 13-gram tuples
@@ -43,8 +43,8 @@ from datamill.stages.ngram_index import build_index  # noqa: E402
 from filters_quality_data import windows  # noqa: E402  (this script's folder)
 
 
-def stories() -> tuple[list[str], list[str]]:
-    """(story texts, summary texts) of the 127 distinct stories, in file order."""
+def stories() -> tuple[list[str], list[list[str]]]:
+    """(story texts, each story's summaries) of the 127 distinct stories, in file order."""
     seen, texts, summaries = set(), [], []
     for split in ("train", "dev", "test"):
         for line in (DATA / "squality" / f"v1-3_txt_{split}.jsonl").open(encoding="utf-8"):
@@ -52,7 +52,7 @@ def stories() -> tuple[list[str], list[str]]:
             if row["metadata"]["passage_id"] not in seen:
                 seen.add(row["metadata"]["passage_id"])
                 texts.append(row["document"])
-                summaries += [r["response_text"] for q in row["questions"] for r in q["responses"]]
+                summaries.append([r["response_text"] for q in row["questions"] for r in q["responses"]])
     return texts, summaries
 
 
@@ -62,7 +62,7 @@ def make_data(n_docs: int, n_refs: int, seed: int = 0) -> tuple[list[str], list[
     texts, summaries = stories()
     corpus = [d for t in texts[::2] for d in windows(t)]
     docs = [corpus[i] for i in rng.permutation(len(corpus))[:n_docs]]
-    pool = [t.split() for t in texts[1::2] + summaries]
+    pool = [t.split() for t in texts[1::2] + [s for story in summaries[1::2] for s in story]]
     refs = []
     while len(refs) < n_refs:
         words = pool[rng.integers(len(pool))]
@@ -154,7 +154,10 @@ def main(argv: list[str]) -> int:
         f"Index: {result['index_entries']:,} n-grams built in {build_s:.2f} s CPU. Planted {len(planted)}, "
         f"found {len(planted & found)} of them ({len(found)} documents in all; the Python scan finds "
         f"{'the same' if found == py_found else 'different'} documents). Machine shared with other jobs "
-        f"(load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}).", ""])
+        f"(load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}).", "",
+        "Documents found beyond the planted ones share real text with the references: Project Gutenberg's "
+        "transcriber's note (\"Extensive research did not uncover any evidence that the U.S. copyright on this "
+        "publication was renewed\") opens story windows on both sides.", ""])
     (RESULTS / "decontaminate_speed.md").write_text(md)
     print(md)
     return 0
