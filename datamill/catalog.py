@@ -18,6 +18,7 @@ from datamill.filters.toxicity_filter import ToxicityFilter
 from datamill.filters.url_filter import URLFilter
 from datamill.stage import Stage
 from datamill.stages.clean_text import CleanText
+from datamill.stages.decontaminate import Decontaminate
 from datamill.stages.exact_dedup import ExactDedup
 from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.minhash.minhash_dedup import MinHashDedup
@@ -36,4 +37,6 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     LanguageFilter, LengthFilter, PIIFilter, URLFilter,
     # synthesis, conditioning, mixing, tokenization
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
+    # release safety
+    Decontaminate,
 )}

@@ -61,6 +61,21 @@ def partial_note(stats: dict) -> str | None:
         (f" ({stats['error']})" if stats.get("error") else "")
 
 
+def extra_tables(stage: dict) -> list[tuple[str, list[str], list[list]]]:
+    """A stage's ``extra`` statistics shaped as a table (``{row: {column: number or text}}``, e.g.
+    decontaminate's per-reference counts): (title, header, rows) each; other shapes are left out."""
+    out = []
+    for key, value in (stage.get("extra") or {}).items():
+        if not isinstance(value, dict) or not value or not all(
+                isinstance(row, dict) and all(isinstance(v, (int, float, str)) for v in row.values())
+                for row in value.values()):
+            continue
+        columns = list(dict.fromkeys(c for row in value.values() for c in row))
+        out.append((f"{stage['name']}: {key}", [key, *columns],
+                    [[name, *(row.get(c, "") for c in columns)] for name, row in value.items()]))
+    return out
+
+
 def print_stats_table(run_dir: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -77,7 +92,16 @@ def print_stats_table(run_dir: str) -> None:
             reasons += (", " if reasons else "") + "flagged: " + ", ".join(f"{k}={v}" for k, v in s["flagged"].items())
         table.add_row(s["name"], s["use"], f"{s['rows_in']:,}", f"{s['rows_out']:,}", kept,
                       f"{s['words_out']:,}", reasons or "-", f"{s['seconds']:.1f}")
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    for s in stats["stages"]:
+        for title, header, rows in extra_tables(s):
+            extra = Table(title=title)
+            for i, col in enumerate(header):
+                extra.add_column(col, justify="left" if i == 0 else "right")
+            for row in rows:
+                extra.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+            console.print(extra)
     note = partial_note(stats)
     if note:
         print(note)

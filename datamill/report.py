@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 
-from datamill.inspection import load_run_stats, partial_note
+from datamill.inspection import extra_tables, load_run_stats, partial_note
 from datamill.pipeline.io import read_rejected
 from datamill.pipeline.stats import fmt_edge
 
@@ -92,6 +92,13 @@ def _samples(run_dir: str, name: str, limit: int = 5) -> str:
     return "".join(parts)
 
 
+def _table(title: str, header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(f'{v:,}' if isinstance(v, int) else v)}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<table class='extra'><caption>{_e(title)}</caption><tr>{head}</tr>{body}</table>"
+
+
 def render(run_dir: str) -> str:
     stats = load_run_stats(run_dir)
     stages = stats["stages"]
@@ -102,7 +109,8 @@ def render(run_dir: str) -> str:
     sections = []
     for s in stages:
         hists = "".join(histogram_svg(s["name"], col, h) for col, h in s.get("histograms", {}).items())
-        extra = f"<pre class='sample'>{_e(json.dumps(s['extra'], indent=1, default=str)[:4000])}</pre>" \
+        extra = "".join(_table(*t) for t in extra_tables(s))
+        extra += f"<pre class='sample'>{_e(json.dumps(s['extra'], indent=1, default=str)[:4000])}</pre>" \
             if s.get("extra") else ""
         sections.append(f"<h2 id='stage-{_e(s['name'])}'>{_e(s['name'])} <span class='muted'>({_e(s['use'])})</span></h2>"
                         f"{hists}{extra}{_samples(run_dir, s['name'])}")

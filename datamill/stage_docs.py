@@ -78,7 +78,22 @@ def describe(name: str) -> str:
         lines.append(f"  {f.name}: {_type_name(hints[f.name])} = {_default(f)!r}")
         if comments.get(f.name):
             lines.append(f"      {comments[f.name]}")
+        lines += _section_lines(hints[f.name])
     return "\n".join(lines)
+
+
+def _section_lines(hint) -> list[str]:
+    """The fields of a ``dict[str, Section]`` field's sections (decontaminate's references)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is not dict or len(args) != 2 or not dataclasses.is_dataclass(args[1]):
+        return []
+    section, hints, comments = args[1], typing.get_type_hints(args[1], include_extras=True), field_comments(args[1])
+    lines = [f"      each value: {section.__name__}"]
+    for f in dataclasses.fields(section):
+        lines.append(f"        {f.name}: {_type_name(hints[f.name])} = {_default(f)!r}")
+        if comments.get(f.name):
+            lines.append(f"            {comments[f.name]}")
+    return lines
 
 
 def summary() -> str:

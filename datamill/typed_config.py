@@ -73,6 +73,10 @@ def path_fields(obj: Any, prefix: str = "") -> list[tuple[str, str, bool]]:
         if dataclasses.is_dataclass(value):
             out += path_fields(value, f"{prefix}{f.name}.")
             continue
+        if _dict_section(hint) is not None:  # name -> section (decontaminate's references)
+            for name, section in (value or {}).items():
+                out += path_fields(section, f"{prefix}{f.name}.{name}.")
+            continue
         args = typing.get_args(hint)
         if typing.get_origin(hint) in (list, tuple) and args:
             hint, values = args[0], list(value or ())
@@ -94,8 +98,8 @@ def resolve_path(path: str, base: Path | None) -> str:
 def build(cls: type, fields: dict, where: str, base: Path | None = None):
     """Each value is checked strictly against its field's annotation (no str -> number coercion,
     int -> float allowed); YAML lists become tuples for tuple fields, mappings become nested config
-    dataclasses (for ``D | None`` too, and for ``A | B``, picked by the mapping's ``kind`` against
-    each class's ``kind: Literal[...]`` field). ``FilePath`` fields (alone, in a list/tuple or in
+    dataclasses (for ``D | None`` too, for ``A | B``, picked by the mapping's ``kind`` against
+    each class's ``kind: Literal[...]`` field, and for each value of a ``dict[str, D]``). ``FilePath`` fields (alone, in a list/tuple or in
     a union) are resolved against ``base``."""
     allowed = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(fields) - set(allowed)
@@ -110,6 +114,11 @@ def build(cls: type, fields: dict, where: str, base: Path | None = None):
             section = _pick_section(sections, value, f"{where}, key {key!r}")
             values[key] = build(section, value, f"{where}, key {key!r}", base)
             continue
+        entry = _dict_section(expected)
+        if entry is not None and isinstance(value, dict):
+            values[key] = {name: _build_entry(entry, name, v, f"{where}, key {key!r}", base)
+                           for name, v in value.items()}
+            continue
         if isinstance(value, list) and typing.get_origin(expected) is tuple:
             value = tuple(value)
         try:
@@ -123,6 +132,23 @@ def build(cls: type, fields: dict, where: str, base: Path | None = None):
         return cls(**values)
     except (ValueError, TypeError) as e:  # raised by a dataclass's __post_init__
         raise ConfigError(f"{where}: {e}") from None
+
+
+def _dict_section(hint: Any) -> type | None:
+    """``D`` of a ``dict[str, D]`` annotation whose values are config dataclasses, else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]):
+        return args[1]
+    return None
+
+
+def _build_entry(cls: type, name: Any, value: Any, where: str, base: Path | None):
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: keys are names (strings), got {name!r}")
+    if not isinstance(value, dict):
+        keys = ", ".join(f.name for f in dataclasses.fields(cls))
+        raise ConfigError(f"{where}: entry {name!r}: expected a mapping with keys {keys}, got {value!r}")
+    return build(cls, value, f"{where}, entry {name!r}", base)
 
 
 def _arms(hint: Any) -> tuple:
