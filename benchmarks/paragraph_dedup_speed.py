@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
 
 pa.set_cpu_count(1)
 pa.set_io_thread_count(1)
@@ -93,10 +94,10 @@ def main(argv: list[str]) -> int:
     normalise("warm up the fold table")
     records = [stage._records(i, t) for i, t in enumerate(parts)]
     marks = stage._decide(records)
-    back = [marks.filter(pa.compute.equal(marks.column("part"), i)) for i in range(len(parts))]
-    lines = sum(len(stage.units(t)[0]) for t in table.column("text").to_pylist())
-    print(f"{n} documents, {table.column('text').to_pylist().__len__()} texts, {lines} lines, "
-          f"{sum(len(t) for t in table.column('text').to_pylist()) / n:.0f} chars/doc mean, "
+    back = [marks.filter(pc.equal(marks.column("part"), i)) for i in range(len(parts))]
+    texts = table.column("text").to_pylist()
+    print(f"{n} documents, {sum(len(stage.units(t)[0]) for t in texts)} lines, "
+          f"{sum(len(t) for t in texts) / n:.0f} chars/doc mean, "
           f"{sum(r.num_rows for r in records)} unit records, {len(set(marks.column('hash').to_pylist()))} boilerplate units, "
           f"{marks.num_rows} (doc, unit) removals")
     steps = {
