@@ -23,6 +23,7 @@ from datamill.stages.exact_dedup import ExactDedup
 from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.minhash.minhash_dedup import MinHashDedup
 from datamill.stages.mix import Mix
+from datamill.stages.paragraph_dedup import ParagraphDedup
 from datamill.stages.semantic.d4 import D4Prune
 from datamill.stages.semantic.embed import EmbeddingAnnotator
 from datamill.stages.semantic.semdedup import SemDeDup
@@ -33,10 +34,10 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     # cleaning and exact/near/semantic deduplication
     CleanText, ExactDedup, MinHashDedup, EmbeddingAnnotator, SemDeDup, D4Prune,
     # filters: heuristic rule sets, classifiers, language, length
-    GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, FineWebQualityFilter, QualityFilter, ToxicityFilter,
-    LanguageFilter, LengthFilter, PIIFilter, URLFilter,
+    GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, FineWebQualityFilter, QualityFilter,
+    ToxicityFilter, LanguageFilter, LengthFilter,
+    # what a released dataset needs: decontamination, PII, URL lists, boilerplate
+    Decontaminate, PIIFilter, URLFilter, ParagraphDedup,
     # synthesis, conditioning, mixing, tokenization
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
-    # release safety
-    Decontaminate,
 )}
