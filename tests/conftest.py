@@ -5,6 +5,7 @@ import pyarrow as pa
 import pytest
 
 from datamill.partitions import Partitions, PlanContext
+from tests.proc_cluster import proc_cluster  # noqa: F401  (registers the multi-process cluster fixture for every test)
 
 ROOT = Path(__file__).resolve().parents[1]
 

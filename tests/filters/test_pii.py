@@ -15,7 +15,6 @@ from datamill.pipeline.runner import run_pipeline
 from datamill.typed_config import ConfigError
 from tests.conftest import configured
 from tests.filters.pii_cases import generate, score
-from tests.reliability.conftest import proc_cluster  # noqa: F401  (a fixture)
 from tests.reliability.runs import stage_digests
 
 REVIEW = Path(__file__).with_name("pii_review.json")

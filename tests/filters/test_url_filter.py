@@ -12,7 +12,6 @@ from datamill.pipeline.io import read_stage
 from datamill.pipeline.runner import run_pipeline
 from datamill.typed_config import ConfigError
 from tests.conftest import configured
-from tests.reliability.conftest import proc_cluster  # noqa: F401 (the multi-process cluster fixture)
 
 
 def write(path: Path, *lines: str) -> str:

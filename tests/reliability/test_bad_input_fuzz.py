@@ -292,7 +292,7 @@ def test_bad_corpus_end_to_end_counts_everything_and_fails_cleanly_on_request(cl
 
     from datamill.pipeline.io import read_rejected
     from datamill.pipeline.runner import run_pipeline
-    from tests.reliability.conftest import ROOT, worker_env
+    from tests.proc_cluster import ROOT, worker_env
 
     sources = bad_corpus(tmp_path, warc_files[".warc.gz"][0])
     result = run_pipeline({"name": "bad", "sources": sources, "stages": {}, "output": str(tmp_path / "run")},

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.reliability.conftest import ROOT, worker_env
+from tests.proc_cluster import ROOT, worker_env
 from tests.reliability.figures import record
 from tests.reliability.runs import data_files, docs_config
 

@@ -11,7 +11,6 @@ from datamill.pipeline.runner import run_pipeline
 from datamill.stage import REMOVAL_REASON
 from datamill.stages.paragraph_dedup import ParagraphDedup
 from tests.conftest import run_plan
-from tests.reliability.conftest import proc_cluster  # noqa: F401  (the shared multi-process cluster)
 from tests.reliability.runs import data_files, stage_digests
 
 # Real footer and banner lines, copied from the raw HTML footers of pages in web-trafilatura
