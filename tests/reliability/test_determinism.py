@@ -14,7 +14,7 @@ import pytest
 
 from datamill.pipeline.io import read_stage
 from datamill.pipeline.runner import run_pipeline
-from tests.reliability.conftest import ROOT, worker_env
+from tests.proc_cluster import ROOT, worker_env
 from tests.reliability.figures import record
 from tests.reliability.runs import data_files, stage_digests
 

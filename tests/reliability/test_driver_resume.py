@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from datamill.pipeline.runner import run_pipeline
-from tests.reliability.conftest import ROOT, worker_env
+from tests.proc_cluster import ROOT, worker_env
 from tests.reliability.figures import record
 from tests.reliability.runs import STAGES, assert_no_duplicates_or_losses, data_files, docs_config
 

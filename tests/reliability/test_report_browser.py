@@ -13,7 +13,7 @@ import pytest
 from datamill.inspection import load_run_stats
 from datamill.pipeline.runner import run_pipeline
 from tests.reliability.browser import Browser, find_chromium
-from tests.reliability.conftest import ROOT, worker_env
+from tests.proc_cluster import ROOT, worker_env
 from tests.reliability.figures import ARTIFACTS, record
 from tests.reliability.runs import docs_config
 
