@@ -1,4 +1,4 @@
-"""``datamill run|stats|show|report|stages|train|fit-classifier|export-hf``."""
+"""``datamill run|stats|show|report|card|stages|train|fit-classifier|export-hf``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="self-contained HTML report of a run")
     report.add_argument("run_dir")
     report.add_argument("-o", "--output", default="report.html")
+
+    card = sub.add_parser("card", help="Hugging Face dataset card (README.md) for a stage of a run")
+    card.add_argument("run_dir")
+    card.add_argument("stage", nargs="?", help="default: the last finished stage that holds documents")
+    card.add_argument("-o", "--output", help="where to write it (default: RUN_DIR/README.md)")
 
     stages = sub.add_parser("stages", help="list every stage, or describe one stage's parameters")
     stages.add_argument("name", nargs="?", help="a stage's `use:` name, e.g. minhash_dedup")
@@ -148,6 +153,17 @@ def _report(args) -> int:
     return 0
 
 
+def _card(args) -> int:
+    from datamill.card import CardError, write_card
+
+    try:
+        print(f"wrote {write_card(args.run_dir, args.stage, args.output)}")
+    except CardError as e:
+        print(f"datamill card: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _stages(args) -> int:
     from datamill.stage_docs import describe, summary
 
@@ -159,7 +175,7 @@ def _stages(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "stats": _stats, "show": _show, "report": _report, "stages": _stages}
+COMMANDS = {"run": _run, "stats": _stats, "show": _show, "report": _report, "card": _card, "stages": _stages}
 
 if __name__ == "__main__":
     sys.exit(main())

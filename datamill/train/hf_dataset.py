@@ -4,8 +4,9 @@ One row per document: ``input_ids`` (list<int32>: prefix tokens + text tokens + 
 without the prefix under ``--strip-metadata``), ``prefix_len`` (tokens to mask: MeCo), ``id``,
 ``source`` and the index's score columns. ``--format parquet`` writes one Parquet file per shard
 (``datasets.load_dataset("parquet", data_files=...)`` reads them, as does any Arrow tool) with
-pyarrow alone; ``--format disk`` (default) writes ``Dataset.save_to_disk`` output, which needs
-the ``datasets`` package. ``tokenizer.json`` is copied beside the data.
+pyarrow alone; ``--format disk`` (default) writes ``Dataset.save_to_disk`` output into OUT itself,
+so ``datasets.load_from_disk(OUT)`` opens it (needs the ``datasets`` package). ``tokenizer.json``
+is copied beside the data in both formats; the command prints the path to load.
 
     datamill export-hf SHARD_DIR -o OUT [--format disk|parquet] [--strip-metadata]
 """
@@ -13,14 +14,18 @@ the ``datasets`` package. ``tokenizer.json`` is copied beside the data.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datamill.shards import INDEX_COLUMNS, Shard, ShardSet
+from datamill.shards import INDEX_COLUMNS, Shard, ShardError, ShardSet
+
+log = logging.getLogger(__name__)
 
 
 def shard_table(shard: Shard, strip_metadata: bool = False) -> pa.Table:
@@ -57,7 +62,8 @@ def export(shard_dir: str, out: str, *, fmt: str = "disk", strip_metadata: bool 
         from datasets.table import InMemoryTable
 
         ds = datasets.concatenate_datasets([datasets.Dataset(InMemoryTable(t)) for t in tables])
-        ds.save_to_disk(str(out_path / "data"))
+        # OUT itself, not a subfolder: load_from_disk reads state.json and ignores tokenizer.json
+        ds.save_to_disk(str(out_path))
     else:
         raise ValueError(f"format: expected 'disk' or 'parquet', got {fmt!r}")
     shutil.copyfile(shards.tokenizer_path, out_path / "tokenizer.json")
@@ -71,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=("disk", "parquet"), default="disk")
     ap.add_argument("--strip-metadata", action="store_true", help="leave MeCo metadata prefixes out")
     args = ap.parse_args(argv)
-    path = export(args.shard_dir, args.output, fmt=args.format, strip_metadata=args.strip_metadata)
-    print(f"wrote {path}")
+    try:
+        path = export(args.shard_dir, args.output, fmt=args.format, strip_metadata=args.strip_metadata)
+    except ShardError as e:  # not a shard directory, or a damaged one: one line, not a traceback
+        print(f"datamill export-hf: error: {e}", file=sys.stderr)
+        return 2
+    how = "datasets.load_from_disk(PATH)" if args.format == "disk" else 'datasets.load_dataset("parquet", data_dir=PATH)'
+    log.info("open it with %s", how)
+    print(f"wrote {path}")  # the path alone on the line, for scripts
     return 0

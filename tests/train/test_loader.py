@@ -193,7 +193,7 @@ def test_damaged_shards_fail_clearly(shard_dir, tmp_path):
         ShardLoader([str(bad)], seq_len=64, batch_size=2)
 
 
-def test_export_to_hugging_face_dataset(shard_dir, tmp_path):
+def test_export_to_hugging_face_dataset(shard_dir, tmp_path, capsys):
     import datasets
 
     from datamill.train.hf_dataset import main
@@ -202,7 +202,7 @@ def test_export_to_hugging_face_dataset(shard_dir, tmp_path):
     shards = ShardSet(shard_dir)
     index = {r["id"]: r for r in shards.index().to_pylist()}
     assert main([str(shard_dir), "-o", str(tmp_path / "disk")]) == 0
-    ds = datasets.load_from_disk(str(tmp_path / "disk" / "data"))
+    ds = datasets.load_from_disk(capsys.readouterr().out.strip().removeprefix("wrote "))  # the path it prints
     assert ds.num_rows == len(index) and {"input_ids", "prefix_len", "id", "source"} <= set(ds.column_names)
     for row in ds.select(range(0, ds.num_rows, 7)):
         r = index[row["id"]]
