@@ -24,7 +24,18 @@ def sidecar(stage_dir: str, *parts: str) -> str:
 
 
 def filesystem(path: str):
-    return fsspec.core.url_to_fs(path)[0]
+    """The fsspec filesystem of ``path``. Credentials and endpoints come from the environment or
+    fsspec's config (``AWS_*`` variables, ``~/.aws``, ``FSSPEC_S3_ENDPOINT_URL``), never from us.
+    Object stores get no listing cache: a driver that listed a stage dir before the workers wrote
+    to it would otherwise believe their partitions absent (s3fs answers ``info`` from the cache)."""
+    if "://" not in str(path) or str(path).startswith("file://"):
+        return fsspec.core.url_to_fs(path)[0]
+    return fsspec.core.url_to_fs(path, use_listings_cache=False)[0]
+
+
+def is_url(path: str) -> bool:
+    """A path on a non-local fsspec filesystem (``s3://``, ``gs://``, ``memory://`` …)."""
+    return "://" in str(path) and not str(path).startswith("file://")
 
 
 def _atomic_write(path: str, write: Callable[[Any], None]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.fileio import SIDECARS, sidecar
+from datamill.fileio import SIDECARS, filesystem, is_url, sidecar
 from datamill.pipeline import rundir
 from datamill.pipeline.io import read_rejected, read_stage
 
@@ -30,22 +30,27 @@ def load_run_stats(run_dir: str) -> dict:
         if stats is not None:
             stages.append({k: stats[k] for k in SUMMARY_KEYS if k in stats})
     status = run.get("status", "done" if run else "unknown")  # run.json without status: an older, finished run
-    return {"name": run.get("name", Path(run_dir).name), "run_dir": str(Path(run_dir)), "seconds": run.get("seconds"),
-            "git_sha": run.get("git_sha"), "status": status, "error": run.get("error"), "stages": stages,
+    return {"name": run.get("name", str(run_dir).rstrip("/").rsplit("/", 1)[-1]),
+            "run_dir": str(run_dir).rstrip("/") if is_url(run_dir) else str(Path(run_dir)),
+            "seconds": run.get("seconds"), "git_sha": run.get("git_sha"), "status": status, "error": run.get("error"), "stages": stages,
             "missing": [n for n in order if n not in finished]}
 
 
 def _finished_stages(run_dir: str) -> set[str]:
-    root = Path(run_dir)
-    return {p.parent.parent.name for p in root.glob(f"*/{SIDECARS}/success.json")} if root.is_dir() else set()
+    """Stage dirs holding ``.datamill/success.json``, locally or on an object store."""
+    fs = filesystem(run_dir)
+    if not fs.isdir(run_dir):
+        return set()
+    return {p.rstrip("/").split("/")[-3] for p in fs.glob(f"{str(run_dir).rstrip('/')}/*/{SIDECARS}/success.json")}
 
 
 def _event_order(run_dir: str, finished: set[str]) -> list[str]:
     """Stage order from events.jsonl (no run.json: a run from before it was written at the start)."""
     import json
 
-    path, order = Path(run_dir) / "events.jsonl", []
-    for line in path.read_text().splitlines() if path.exists() else []:
+    path, order = f"{str(run_dir).rstrip('/')}/events.jsonl", []
+    fs = filesystem(path)
+    for line in fs.read_text(path).splitlines() if fs.exists(path) else []:
         stage = json.loads(line).get("stage")
         if stage and stage not in order:
             order.append(stage)
@@ -109,7 +114,8 @@ def print_stats_table(run_dir: str) -> None:
 
 def show_documents(run_dir: str, stage: str, *, removed: bool = False, reason: str | None = None,
                    n: int = 5, chars: int = 400) -> None:
-    if not Path(sidecar(f"{run_dir}/{stage}", "success.json")).exists() and "://" not in str(run_dir):
+    done = sidecar(f"{str(run_dir).rstrip('/')}/{stage}", "success.json")
+    if not filesystem(done).exists(done):
         note = partial_note(load_run_stats(run_dir))
         print(f"stage {stage!r} has not finished in {run_dir}" + (f"; {note}" if note else ""))
         return

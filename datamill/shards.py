@@ -12,13 +12,20 @@ A document's tokens are ``prefix tokens + text tokens + [eos]``. The manifest li
 with its size and SHA-256 (tokens and index); ``ShardSet`` checks sizes always and checksums
 when asked, and names the file and the problem (truncated, corrupted) when one does not match.
 
-Imports only numpy, pyarrow and the standard library: the trainer's machine has nothing else.
+A shard directory on an object store (``s3://…``, any fsspec URL) is downloaded once into a local
+cache (``local_copy``) and memory-mapped from there: ``$DATAMILL_CACHE/shards/<hash>`` (default
+``~/.cache/datamill``), the hash covering the URL and the manifest's bytes, so rewritten shards get
+a new copy. Every file is checked against the manifest's size and SHA-256 before the copy is used.
+
+Imports numpy, pyarrow and the standard library (fsspec only for a URL): the trainer's machine
+has little else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -35,6 +42,7 @@ TOKENIZER = "tokenizer.json"
 SHARD_SUBDIR = "shards"
 INDEX_COLUMNS = ("id", "id_hash", "source", "offset", "length", "prefix_len")
 _CHUNK = 1 << 24  # bytes hashed per read when verifying
+log = logging.getLogger(__name__)
 
 
 class ShardError(ValueError):
@@ -54,7 +62,13 @@ def sha256_file(path: str | Path) -> str:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Temp file + rename: a reader sees the old file or the whole new one, never a part."""
+    """Temp file + rename: a reader sees the old file or the whole new one, never a part. A URL
+    (``s3://…``) is written through fsspec the same way (the manifest, written last, is the marker)."""
+    if "://" in str(path):
+        from datamill.fileio import atomic_write_bytes as write_url
+
+        write_url(str(path), data)
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -63,19 +77,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _join(shard_dir: str | Path, rel: str) -> str:
+    return f"{str(shard_dir).rstrip('/')}/{rel}"  # (Path() would fold the // of s3://)
+
+
 def write_shard(shard_dir: str | Path, name: str, tokens: np.ndarray, index: pa.Table) -> dict:
     """Write one shard (tokens + index) atomically; return its manifest entry."""
     missing = [c for c in INDEX_COLUMNS if c not in index.column_names]
     if missing:
         raise ValueError(f"shard {name}: index lacks column(s) {missing}")
-    shard_dir = Path(shard_dir)
     tok_rel, idx_rel = f"{SHARD_SUBDIR}/{name}.bin", f"{SHARD_SUBDIR}/{name}.parquet"
     data = np.ascontiguousarray(tokens).tobytes()
-    atomic_write_bytes(shard_dir / tok_rel, data)
+    atomic_write_bytes(_join(shard_dir, tok_rel), data)
     sink = pa.BufferOutputStream()
     pq.write_table(index, sink, compression="zstd")
     idx_bytes = sink.getvalue().to_pybytes()
-    atomic_write_bytes(shard_dir / idx_rel, idx_bytes)
+    atomic_write_bytes(_join(shard_dir, idx_rel), idx_bytes)
     return {"name": name, "tokens_file": tok_rel, "index_file": idx_rel,
             "num_tokens": int(tokens.size), "num_docs": index.num_rows, "bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -84,7 +101,7 @@ def write_shard(shard_dir: str | Path, name: str, tokens: np.ndarray, index: pa.
 
 def write_manifest(shard_dir: str | Path, manifest: dict) -> None:
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
-    atomic_write_bytes(Path(shard_dir) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(_join(shard_dir, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True).encode())
 
 
 def read_manifest(shard_dir: str | Path) -> dict:
@@ -117,7 +134,7 @@ class ShardSet:
     def __init__(self, shard_dir: str | Path, verify: str = "full"):
         if verify not in ("full", "size", "none"):
             raise ValueError(f"verify: expected 'full', 'size' or 'none', got {verify!r}")
-        self.dir = Path(shard_dir)
+        self.dir = Path(local_copy(str(shard_dir)))
         self.manifest = read_manifest(self.dir)
         tok = self.manifest["tokenizer"]
         self.vocab_size: int = int(tok["vocab_size"])
@@ -181,3 +198,52 @@ class ShardSet:
 
     def doc_tokens(self, shard: int, offset: int, length: int) -> np.ndarray:
         return np.asarray(self.shards[shard].tokens[offset:offset + length])
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("DATAMILL_CACHE") or Path.home() / ".cache" / "datamill")
+
+
+def local_copy(shard_dir: str) -> str:
+    """``shard_dir`` itself when local; for a URL, a verified local copy (downloaded on first use).
+    The copy is built under a temp name and renamed, so a killed download is never used."""
+    if "://" not in shard_dir or shard_dir.startswith("file://"):
+        return shard_dir.removeprefix("file://")
+    import fsspec  # only the URL case needs it
+
+    fs, root = fsspec.core.url_to_fs(shard_dir.rstrip("/"))
+    try:
+        raw = fs.cat_file(f"{root}/{MANIFEST}")
+    except FileNotFoundError:
+        raise ShardError(f"{shard_dir}: no {MANIFEST} (not a token_shards directory, or the stage did not finish)") \
+            from None
+    key = hashlib.sha256(shard_dir.rstrip("/").encode() + b"\0" + raw).hexdigest()[:20]
+    dest = cache_root() / "shards" / key
+    if (dest / MANIFEST).is_file():
+        return str(dest)
+    manifest = json.loads(raw)
+    tok = manifest.get("tokenizer", {})
+    files = [(tok.get("file", TOKENIZER), None, tok.get("sha256"))] + \
+        [(f, e["bytes"] if f == e["tokens_file"] else None, e[h])
+         for e in manifest.get("shards", []) for f, h in ((e["tokens_file"], "sha256"), (e["index_file"], "index_sha256"))]
+    import shutil
+
+    tmp = dest.with_name(f"{key}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        for rel, size, sha in files:
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(f"{root}/{rel}", str(tmp / rel))
+            if size is not None and (tmp / rel).stat().st_size != size:
+                raise ShardError(f"{shard_dir}/{rel}: {(tmp / rel).stat().st_size} bytes, the manifest says {size}")
+            if sha and sha256_file(tmp / rel) != sha:
+                raise ShardError(f"{shard_dir}/{rel}: corrupted (SHA-256 differs from its {MANIFEST})")
+        (tmp / MANIFEST).write_bytes(raw)  # last: a copy with a manifest is complete
+        os.replace(tmp, dest)
+    except OSError:
+        if not (dest / MANIFEST).is_file():
+            raise
+        # another process finished the same copy first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("copied token shards %s to %s", shard_dir, dest)
+    return str(dest)

@@ -7,28 +7,37 @@ entry must be flanked by non-word characters or the text's ends.
 
 from __future__ import annotations
 
+import os
 import threading
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_PATTERNS: dict[tuple, str] = {}  # (path, mtime_ns, size): a list edited in place is read again
+from datamill.fileio import filesystem
+
+_PATTERNS: dict[tuple, str] = {}  # (path, mtime_ns or ETag, size): a list edited in place is read again
 _LOCK = threading.Lock()
 _EDGE = r"[^\pL\pN_]"  # a non-word character (Unicode-aware; RE2 syntax)
 
 
 def _pattern(path: str, stage: str) -> str:
     with _LOCK:
-        file = Path(path)
-        if not file.is_file():
+        fs = filesystem(path)
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            info = {"type": "missing"}
+        if info["type"] != "file":
             raise FileNotFoundError(f"{stage}: word list {path!r} not found "
                                     "(e.g. a local copy of LDNOOBW's en list)")
-        st = file.stat()
-        key = (path, st.st_mtime_ns, st.st_size)
+        # local: nanosecond mtime; object stores: the ETag, which changes with the content
+        stamp = (os.stat(path).st_mtime_ns if "://" not in path
+                 else info.get("ETag") or info.get("mtime") or info.get("LastModified"))
+        key = (path, stamp, info.get("size"))
         if key not in _PATTERNS:
-            entries = sorted({w.strip().lower() for w in file.read_text(encoding="utf-8").splitlines()
+            text = fs.cat_file(path).decode("utf-8")
+            entries = sorted({w.strip().lower() for w in text.splitlines()
                               if w.strip()}, key=len, reverse=True)
             if not entries:
                 raise ValueError(f"{stage}: word list {path!r} is empty")

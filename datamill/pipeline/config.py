@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from datamill.fileio import filesystem, is_url
 from datamill.pipeline.source_config import DOC_SCHEMA, SourceConfig
 from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override, path_fields
 from datamill.stage import Stage
@@ -145,12 +146,12 @@ def _check_columns(cfg: PipelineConfig) -> None:
 
 
 def check_files(cfg: PipelineConfig) -> None:
-    """Every local file a stage reads exists: checked before a run starts, not when the stage's
+    """Every file a stage reads exists (also on an object store): checked before a run starts, not when the stage's
     first task fails after its upstream stages ran. (Not in ``load_config``: a config may name a
     model an earlier step of a recipe has yet to write.)"""
     for name, node in cfg.stages.items():
         for key, path, must_exist in path_fields(node.stage):
-            if must_exist and "://" not in path and not Path(path).exists():
+            if must_exist and not (filesystem(path).exists(path) if is_url(path) else Path(path).exists()):
                 raise ConfigError(f"stage {name!r}: key {key!r}: no such file or directory: {path}")
 
 

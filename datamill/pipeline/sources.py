@@ -18,6 +18,7 @@ import json
 import fsspec
 import pyarrow as pa
 
+from datamill.fileio import filesystem
 from datamill.pipeline import formats
 from datamill.pipeline.io.compressed import is_compressed, open_binary
 from datamill.pipeline.source_config import (MIN_ROWS_FOR_FRACTION, MISSING, BadRecords, Chunk, DataError,
@@ -35,12 +36,14 @@ def list_files(cfg: SourceConfig) -> list[str]:
 
 
 def fingerprint(cfg: SourceConfig, files: list[str]) -> list:
-    """What identifies the input: paths, sizes and modification times."""
-    fs = fsspec.get_fs_token_paths(files[0])[0] if files else None
+    """What identifies the input: paths, sizes and modification times (on S3 the ETag, which
+    changes with the content, else LastModified)."""
+    fs = filesystem(files[0]) if files else None
     out = []
     for f in files:
         info = fs.info(f)
-        out.append([f, info.get("size"), str(info.get("mtime") or info.get("LastModified") or "")])
+        stamp = info.get("mtime") or info.get("ETag") or info.get("etag") or info.get("LastModified") or ""
+        out.append([f, info.get("size"), str(stamp)])
     return out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from datamill.fileio import filesystem
 from datamill.schedulers import Schedulers
 from datamill.train.config import TrainConfig
 from datamill.train.data import ShardLoader
@@ -113,7 +114,13 @@ class TrainData:
 def missing_shards(cfg: TrainConfig) -> list[str]:
     """The shard dirs of ``cfg`` (train, replay, cooldown) that have no manifest yet."""
     dirs = cfg.data.shards + cfg.data.replay.shards + cfg.data.cooldown_shards
-    return [d for d in dirs if not (Path(d) / "manifest.json").exists()]
+    def has_manifest(d: str) -> bool:
+        if "://" not in d:
+            return (Path(d) / "manifest.json").exists()
+        path = f"{d.rstrip('/')}/manifest.json"
+        return filesystem(path).exists(path)
+
+    return [d for d in dirs if not has_manifest(d)]
 
 
 def open_data(cfg: TrainConfig, sampler: Schedulers, *, rank: int, world_size: int, device: torch.device,

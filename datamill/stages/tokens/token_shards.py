@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -30,13 +29,10 @@ NORMALIZATION = ("none: byte-level BPE without normalizer or added prefix space;
                  "tokens gives back its text exactly")
 
 
-def _local_dir(stage_dir: str) -> Path:
-    if stage_dir.startswith("file://"):
-        stage_dir = stage_dir[len("file://"):]
-    if "://" in stage_dir:
-        raise ValueError(f"token_shards: the output must be a local directory (numpy.memmap reads it), "
-                         f"got {stage_dir!r}")
-    return Path(stage_dir)
+def _out_dir(stage_dir: str) -> str:
+    """Where the shards go: a local directory, or a URL (``s3://…``) written through fsspec; the
+    trainer copies a URL's shards to a local cache before memory-mapping them (``shards.local_copy``)."""
+    return stage_dir.removeprefix("file://")
 
 
 def _ranges(sizes: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -134,7 +130,7 @@ class TokenShards(GlobalStage):
         })
         copies = (table.column("mix_copy").to_numpy(zero_copy_only=False) if "mix_copy" in table.column_names
                   else np.zeros(n, np.int64))
-        out_dir, entries, rows = _local_dir(stage_dir), [], []
+        out_dir, entries, rows = _out_dir(stage_dir), [], []
         for k, (lo, hi) in enumerate(_chunks(lengths, self.max_shard_tokens)):
             name = f"{i:05d}-{k:03d}"
             start, stop = int(offsets[lo]), int(offsets[hi - 1] + lengths[hi - 1])
@@ -150,9 +146,9 @@ class TokenShards(GlobalStage):
         return {"entries": entries, "rows": pa.concat_tables(rows) if rows else schema.empty_table()}
 
     def _write_manifest(self, entries: list[dict], tok_json: str, stage_dir: str) -> dict:
-        out_dir = _local_dir(stage_dir)
+        out_dir = _out_dir(stage_dir)
         entries = sorted((dict(e) for e in entries), key=lambda e: e["name"])  # copies: inputs stay intact
-        fmt.atomic_write_bytes(out_dir / fmt.TOKENIZER, tok_json.encode())
+        fmt.atomic_write_bytes(f"{out_dir}/{fmt.TOKENIZER}", tok_json.encode())
         sources: dict[str, dict] = {}
         for e in entries:
             for s, t in e.pop("sources").items():
