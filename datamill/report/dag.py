@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datamill.report.charts import esc
 
-NODE_W, NODE_H, GAP_X, GAP_Y = 150, 40, 50, 16
+NODE_W, NODE_H, GAP_X, GAP_Y = 175, 40, 45, 16
 
 
 def layers(order: list[str], inputs: dict[str, list[str]]) -> dict[str, int]:
@@ -54,8 +54,8 @@ def dag_svg(order: list[str], inputs: dict[str, list[str]], stages: dict[str, di
         sub = f"{s.get('use', '')} · {s['rows_out']:,} rows" if s else "not finished"
         nodes.append(f'<g class="{cls}" data-node="{esc(name)}"><a href="#stage-{esc(name)}">'
                      f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="5"/>'
-                     f'<text x="{x + 8}" y="{y + 16}">{esc(name[:20])}</text>'
-                     f'<text x="{x + 8}" y="{y + 32}" class="muted">{esc(sub[:26])}</text></a></g>')
+                     f'<text x="{x + 8}" y="{y + 16}">{esc(name[:24])}</text>'
+                     f'<text x="{x + 8}" y="{y + 32}" class="muted">{esc(sub[:30])}</text></a></g>')
     width = max(x for x, _ in pos.values()) + NODE_W + 8
     height = max(y for _, y in pos.values()) + NODE_H + 8
     arrow = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
