@@ -13,7 +13,7 @@ from datamill.pipeline.io import read_rejected, read_stage
 
 SUMMARY_KEYS = ("name", "use", "inputs", "rows_in", "rows_out", "bytes_in", "bytes_out", "words_in",
                 "words_out", "removed", "flagged", "seconds", "task_seconds", "cpu_seconds", "partitions",
-                "histograms", "extra")
+                "histograms", "histograms_removed", "sources", "extra")
 
 
 def load_run_stats(run_dir: str) -> dict:

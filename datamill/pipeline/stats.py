@@ -55,11 +55,13 @@ def text_measures(table: pa.Table) -> tuple[int, int]:
 
 def partition_stats(table_in: pa.Table | None, table_out: pa.Table, removed: dict[str, int],
                     flagged: dict[str, int], seconds: float, cpu_seconds: float,
-                    rows_in: int | None = None) -> dict:
+                    rows_in: int | None = None, histograms_removed: dict | None = None,
+                    writes: tuple[str, ...] = ()) -> dict:
     bytes_out, words_out = text_measures(table_out)
     bytes_in, words_in = text_measures(table_in) if table_in is not None else (0, 0)
     written = [c for c in table_out.column_names
-               if (table_in is None or c not in table_in.column_names) and _is_numeric(table_out.schema.field(c).type)]
+               if (table_in is None or c not in table_in.column_names or c in writes)
+               and _is_numeric(table_out.schema.field(c).type)]
     hists = {c: histogram(pc.cast(table_out.column(c), pa.float64(), safe=False)) for c in written}
     if "text" in table_out.column_names:
         hists["text_chars"] = histogram(pc.utf8_length(table_out.column("text")))
@@ -68,7 +70,22 @@ def partition_stats(table_in: pa.Table | None, table_out: pa.Table, removed: dic
         "rows_out": table_out.num_rows, "bytes_in": bytes_in, "bytes_out": bytes_out,
         "words_in": words_in, "words_out": words_out, "removed": removed, "flagged": flagged,
         "seconds": seconds, "cpu_seconds": cpu_seconds, "histograms": hists, "partitions": 1,
+        "histograms_removed": histograms_removed or {}, "sources": source_counts(table_out),
     }
+
+
+def numeric_histograms(table: pa.Table, columns) -> dict[str, dict[str, int]]:
+    """Histograms of the numeric ones of ``columns`` (the report's kept-vs-removed score charts)."""
+    return {c: histogram(pc.cast(table.column(c), pa.float64(), safe=False)) for c in columns
+            if c in table.column_names and _is_numeric(table.schema.field(c).type)}
+
+
+def source_counts(table: pa.Table) -> dict[str, int]:
+    """Rows per ``source`` value (the report's per-source breakdown through the DAG)."""
+    if "source" not in table.column_names or not table.num_rows:
+        return {}
+    vc = pc.value_counts(pc.fill_null(table.column("source").cast(pa.string()), "(none)"))
+    return {v["values"].as_py(): v["counts"].as_py() for v in vc}
 
 
 def _add_counts(a: dict, b: dict) -> dict:
@@ -81,19 +98,22 @@ def _add_counts(a: dict, b: dict) -> dict:
 def merge(parts: list[dict]) -> dict:
     total: dict = {"rows_in": 0, "rows_out": 0, "bytes_in": 0, "bytes_out": 0, "words_in": 0,
                    "words_out": 0, "removed": {}, "flagged": {}, "seconds": 0.0, "cpu_seconds": 0.0,
-                   "histograms": {}, "partitions": 0}
+                   "histograms": {}, "histograms_removed": {}, "sources": {}, "partitions": 0}
     for p in parts:
         for k in ("rows_in", "rows_out", "bytes_in", "bytes_out", "words_in", "words_out",
                   "seconds", "cpu_seconds", "partitions"):
             total[k] += p.get(k, 0)
         total["removed"] = _add_counts(total["removed"], p.get("removed", {}))
         total["flagged"] = _add_counts(total["flagged"], p.get("flagged", {}))
-        for col, h in p.get("histograms", {}).items():
-            total["histograms"][col] = _add_counts(total["histograms"].get(col, {}), h)
-    total["removed"] = dict(sorted(total["removed"].items()))
-    total["flagged"] = dict(sorted(total["flagged"].items()))
-    for col, h in total["histograms"].items():
-        total["histograms"][col] = dict(sorted(h.items(), key=lambda kv: float(kv[0])))
+        total["sources"] = _add_counts(total["sources"], p.get("sources", {}))
+        for key in ("histograms", "histograms_removed"):
+            for col, h in p.get(key, {}).items():
+                total[key][col] = _add_counts(total[key].get(col, {}), h)
+    for key in ("removed", "flagged", "sources"):
+        total[key] = dict(sorted(total[key].items()))
+    for key in ("histograms", "histograms_removed"):
+        for col, h in total[key].items():
+            total[key][col] = dict(sorted(h.items(), key=lambda kv: float(kv[0])))
     return total
 
 

@@ -15,7 +15,7 @@ from datamill.pipeline import rundir
 from datamill.pipeline.errors import StageError
 from datamill.pipeline.source_config import Chunk, SourceConfig
 from datamill.pipeline.sources import read_chunk
-from datamill.pipeline.stats import partition_stats
+from datamill.pipeline.stats import numeric_histograms, partition_stats
 from datamill.stage import REMOVAL_REASON, Stage, with_reasons
 
 
@@ -40,27 +40,30 @@ class _Clock:
         return out
 
 
-def split_removed(stage: Stage, table: pa.Table, samples: int) -> tuple[pa.Table, pa.Table | None, dict, dict]:
-    """Act on a removal-reason column: drop (or, in annotate mode, only count) and sample."""
+def split_removed(stage: Stage, table: pa.Table, samples: int) -> tuple[pa.Table, pa.Table | None, dict, dict, dict]:
+    """Act on a removal-reason column: drop (or, in annotate mode, only count) and sample. The
+    last item: histograms of the stage's own numeric columns over the removed (flagged) rows,
+    which the stage output no longer holds (the report draws them beside the kept rows')."""
     if REMOVAL_REASON not in table.column_names:
-        return table, None, {}, {}
+        return table, None, {}, {}, {}
     reasons = table.column(REMOVAL_REASON)
     removed_mask = pc.is_valid(reasons)
     counts = {}
     if pc.any(removed_mask).as_py():
         vc = pc.value_counts(pc.drop_null(reasons))
         counts = {v["values"].as_py(): v["counts"].as_py() for v in vc}
-    rejected = None
+    rejected, removed_hists = None, {}
     if counts:
+        removed_hists = numeric_histograms(table.filter(removed_mask), getattr(stage, "writes", ()))
         parts = []
         for reason in sorted(counts):
             rows = table.filter(pc.equal(reasons, reason)).slice(0, samples)
             parts.append(rows)
         rejected = pa.concat_tables(parts)
     if stage.mode == "annotate":
-        return table.drop_columns([REMOVAL_REASON]), rejected, {}, counts
+        return table.drop_columns([REMOVAL_REASON]), rejected, {}, counts, removed_hists
     kept = table.filter(pc.invert(removed_mask)).drop_columns([REMOVAL_REASON])
-    return kept, rejected, counts, {}
+    return kept, rejected, counts, {}, removed_hists
 
 
 def apply_stage(stage: Stage, table: pa.Table, samples: int):
@@ -78,11 +81,12 @@ def run_chain(table: pa.Table, i: int, chain: list[StageJob], samples: int, cloc
     stats = []
     for job in chain:
         try:
-            out, rejected, removed, flagged = apply_stage(job.stage, table, samples)
+            out, rejected, removed, flagged, removed_hists = apply_stage(job.stage, table, samples)
         except Exception as e:  # the driver prints it as one line naming the stage and partition
             raise StageError.wrap(job.name, i, e) from e
         wall, cpu = clock.lap()
-        s = partition_stats(table, out, removed, flagged, wall, cpu)
+        s = partition_stats(table, out, removed, flagged, wall, cpu, histograms_removed=removed_hists,
+                            writes=getattr(job.stage, "writes", ()))
         rundir.write_partition(job.dir, i, job.key, out, rejected, s)
         stats.append(s)
         table = out
@@ -113,8 +117,8 @@ def stage_chain_task(i: int, input_dir: str, chain: list[StageJob], samples: int
 def finish_global_task(i: int, table: pa.Table, job: StageJob, samples: int) -> dict:
     """Write output partition ``i`` of a global stage (rows_in is filled in by the driver)."""
     clock = _Clock()
-    out, rejected, removed, flagged = split_removed(job.stage, table, samples)
+    out, rejected, removed, flagged, removed_hists = split_removed(job.stage, table, samples)
     wall, cpu = clock.lap()
-    s = partition_stats(None, out, removed, flagged, wall, cpu, rows_in=0)
+    s = partition_stats(None, out, removed, flagged, wall, cpu, rows_in=0, histograms_removed=removed_hists)
     rundir.write_partition(job.dir, i, job.key, out, rejected, s)
     return s

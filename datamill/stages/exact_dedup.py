@@ -20,6 +20,7 @@ import xxhash
 
 from datamill.partitions import Partitions, PlanContext
 from datamill.stage import GlobalStage, Mode, set_column, with_reasons
+from datamill.stages.minhash.clusters import merge_sizes, size_stats
 from datamill.stages.table_groups import group_starts, split_rows
 
 _WS = re.compile(r"\s+")
@@ -46,6 +47,8 @@ class ExactDedup(GlobalStage):
         n = max(math.isqrt(len(parts)), 1)
         hashes = parts.map_indexed(self._hashes)
         duplicates = hashes.shuffle(_split_by_hash, n, self._pick_keepers)
+        # a group's duplicates share one hash bucket, so per-bucket sizes add up exactly
+        ctx.add_stats("clusters", duplicates.map(_cluster_sizes).reduce(merge_sizes).map(size_stats))
         back = duplicates.shuffle(_split_by_partition, len(parts), _concat_duplicates)
         return parts.map(self._apply, back)
 
@@ -69,6 +72,15 @@ class ExactDedup(GlobalStage):
             of[row] = keeper
         table = set_column(table, "exact_duplicate_of", pa.array(of, pa.string()))
         return with_reasons(table, pa.array(["exact_duplicate" if k else None for k in of], pa.string()))
+
+
+def _cluster_sizes(dups: pa.Table) -> dict[int, int]:
+    """{group size: groups} of the groups with duplicates in one bucket (size = duplicates + keeper)."""
+    if not dups.num_rows:
+        return {}
+    per_keeper = pc.value_counts(dups.column("keeper")).field("counts").to_numpy() + 1
+    sizes, counts = np.unique(per_keeper, return_counts=True)
+    return dict(zip(sizes.tolist(), counts.tolist()))
 
 
 # Hash records are compact Arrow tables (hash, id, part, row): ~30 bytes a row plus the id,

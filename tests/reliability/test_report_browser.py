@@ -11,7 +11,9 @@ import sys
 import pytest
 
 from datamill.inspection import load_run_stats
+from datamill.pipeline import rundir
 from datamill.pipeline.runner import run_pipeline
+from datamill.report.data import own_columns
 from tests.reliability.browser import Browser, find_chromium
 from tests.proc_cluster import ROOT, worker_env
 from tests.reliability.figures import ARTIFACTS, record
@@ -35,6 +37,25 @@ LABEL_OVERLAP = """
     const right = Math.max(bars[2 * i].getBoundingClientRect().right, bars[2 * i + 1].getBoundingClientRect().right);
     return t.getBoundingClientRect().left < right ? svg.dataset.chart + ': ' + t.textContent : null;
   }).filter(x => x);
+})
+"""
+
+
+# every histogram's bins (g.bin[data-lo]) must increase left to right, in the DOM and on screen
+BIN_ORDER = """
+[...document.querySelectorAll('svg.chart.hist')].map(svg => {
+  const bins = [...svg.querySelectorAll('g.bin')];
+  const lo = bins.map(g => parseFloat(g.dataset.lo)), x = bins.map(g => g.getBoundingClientRect().left);
+  const ordered = lo.every((v, i) => i === 0 || (v > lo[i - 1] && x[i] > x[i - 1]));
+  return {chart: svg.dataset.chart, bins: bins.length, ordered: ordered};
+})
+"""
+
+THRESHOLDS = """
+[...document.querySelectorAll('line.threshold')].map(l => {
+  const svg = l.closest('svg').getBoundingClientRect(), box = l.getBoundingClientRect();
+  return {chart: l.closest('svg').dataset.chart, value: parseFloat(l.dataset.threshold),
+          inside: box.left >= svg.left && box.right <= svg.right && box.height > 10};
 })
 """
 
@@ -63,10 +84,13 @@ def report(client, tmp_path_factory):
 
 
 def expected_charts(run_dir) -> set[str]:
+    """The DAG, the waterfalls, each stage's own columns and each dedup stage's cluster sizes."""
     stats = load_run_stats(str(run_dir))
-    charts = {"waterfall-rows", "waterfall-words"}
-    for s in stats["stages"]:
-        charts |= {f"hist-{s['name']}-{col}" for col, h in s.get("histograms", {}).items() if h}
+    run = rundir.read_json(f"{run_dir}/run.json")
+    charts = {"dag", "waterfall-rows", "waterfall-words"}
+    for name, cols in own_columns(stats["stages"], run["inputs"]).items():
+        charts |= {f"hist-{name}-{col}" for col in cols}
+    charts |= {f"clusters-{s['name']}" for s in stats["stages"] if (s.get("extra") or {}).get("clusters")}
     return charts
 
 
@@ -78,10 +102,22 @@ def test_report_loads_without_errors_and_draws_every_chart(browser, report):
     assert errors == [], errors
     drawn = {c["chart"]: c for c in browser.evaluate(CHART_CHECK)}
     expected = expected_charts(run_dir)
-    assert len(expected) >= 8  # waterfalls plus the stages' histograms
+    assert len(expected) >= 10  # the DAG, waterfalls, the stages' histograms, cluster sizes
+    assert "clusters-exact_dedup" in expected and "hist-long-num_words" in expected
     assert expected <= set(drawn), f"charts missing from the page: {sorted(expected - set(drawn))}"
     empty = [c for c in drawn.values() if c["width"] < 50 or c["height"] < 20 or c["marks"] == 0]
     assert not empty, f"charts drawn empty: {empty}"
+    bins = browser.evaluate(BIN_ORDER)
+    assert {b["chart"] for b in bins} == {c for c in expected if c.startswith("hist-")}
+    assert all(b["bins"] >= 1 and b["ordered"] for b in bins), [b for b in bins if not b["ordered"]]
+    lines = {(t["chart"], t["value"]): t["inside"] for t in browser.evaluate(THRESHOLDS)}
+    # min_words of the two length filters (20 and 60), each on its own num_words histogram
+    assert lines.get(("hist-length_filter-num_words", 20.0)) and lines.get(("hist-long-num_words", 60.0)), lines
+    dag = browser.evaluate("""[document.querySelectorAll('svg.dag g.node').length,
+        document.querySelectorAll('svg.dag path.edge').length]""")
+    assert dag == [5, 4], dag  # docs -> clean_text -> length_filter -> exact_dedup -> long
+    assert browser.evaluate("document.querySelectorAll('table.sources td').length") >= 6
+    assert browser.evaluate("document.querySelectorAll('#stage-exact_dedup ~ .pair').length") >= 1
     overlaps = browser.evaluate(LABEL_OVERLAP)
     assert not overlaps, f"waterfall counts drawn over their bars: {overlaps}"
     # the one script: a removed-samples button shows its panel
@@ -107,3 +143,9 @@ def test_the_browser_check_catches_errors_and_missing_charts(browser, report, tm
     assert browser.load(missing.as_uri()) == []
     drawn = {c["chart"] for c in browser.evaluate(CHART_CHECK)}
     assert "waterfall-words" in expected_charts(run_dir) - drawn
+    # bins drawn out of order (the old string sort put "1024" before "128") are caught
+    assert browser.load(page.as_uri()) == []
+    browser.evaluate("""(() => { const svg = document.querySelector('svg[data-chart="hist-length_filter-num_words"]');
+        const bins = svg.querySelectorAll('g.bin'); svg.insertBefore(bins[bins.length - 1], bins[0]); })()""")
+    unordered = [b["chart"] for b in browser.evaluate(BIN_ORDER) if not b["ordered"]]
+    assert unordered == ["hist-length_filter-num_words"], unordered
