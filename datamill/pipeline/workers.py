@@ -35,6 +35,9 @@ def worker_settings():
 
     env = worker_environment()
     saved = {k: os.environ.get(k) for k in env}
+    # the nanny prefers this process's environment to its config, and an earlier nanny (any
+    # LocalCluster started here before) left its own MALLOC_TRIM_THRESHOLD_=65536 in it
+    os.environ.update(env)
     try:
         with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in env.items()}):
             yield

@@ -19,7 +19,10 @@ def _worker_state(dask_worker) -> dict:
             "env": {k: os.environ.get(k) for k in worker_environment()}}
 
 
-def test_embedded_workers_get_the_environment_and_give_freed_memory_back():
+def test_embedded_workers_get_the_environment_and_give_freed_memory_back(monkeypatch):
+    # what a process cluster started earlier in this process leaves behind (Dask's nanny copies
+    # its own MALLOC_TRIM_THRESHOLD_=65536 here): the workers must still get ours
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     env_before = {k: os.environ.get(k) for k in worker_environment()}
     with worker_settings(), LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
