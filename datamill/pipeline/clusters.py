@@ -37,7 +37,8 @@ def job_cluster(spec: Cluster):
         queue=spec.queue or None, job_extra_directives=list(spec.job_extra_directives),
         job_script_prologue=[f"export {k}={shlex.quote(v)}" for k, v in worker_environment().items()],
         worker_extra_args=["--preload", "datamill.worker_preload"],
-        interface=spec.interface or None, job_name="datamill", **(account if spec.account else {}))
+        interface=spec.interface or None, job_name="datamill", **(account if spec.account else {}),
+        scheduler_options={"dashboard_address": ":0"})  # not 8787: another run's may hold it
     return cls(**options)
 
 

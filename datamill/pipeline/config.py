@@ -37,7 +37,7 @@ class Cluster:
     account: str = ""  # account or project to charge; "": none
     walltime: str = "01:00:00"  # per job: the run must finish (or be resumed) within it
     interface: str = ""  # network interface the workers reach the scheduler on, e.g. ib0; "": default
-    job_extra_directives: tuple[str, ...] = ()  # extra #SBATCH/#PBS/... lines, e.g. "--gres=gpu:1"
+    job_extra_directives: tuple[str, ...] = ()  # extra directives, without "#SBATCH" (or #PBS, ...): "--gres=gpu:1"
 
     def __post_init__(self):
         if self.kind == "local":
