@@ -40,7 +40,7 @@ async def dask_setup(worker) -> None:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
+        print(USAGE, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     # the user's own values win, e.g. MALLOC_TRIM_THRESHOLD_ set on purpose
     env = {**worker_environment(), **os.environ}
