@@ -32,9 +32,6 @@ class _Stderr(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (as ``logging.lastResort`` does), so
     a setup done once still reaches a stderr replaced later (pytest's capture, a redirect)."""
 
-    def __init__(self):
-        super().__init__()
-
     @property
     def stream(self):
         return sys.stderr
