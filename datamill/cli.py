@@ -1,25 +1,29 @@
-"""``datamill run|stats|show|report|card|stages|train|fit-classifier|export-hf``."""
+"""``datamill run|stats|show|report|card|stages|worker|train|fit-classifier|export-hf``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import json
-import logging
 import sys
 import traceback
+
+from datamill.logs import setup_logging
 
 # Subcommands owned by other parts of the package; each module has main(argv) -> int.
 DELEGATED = {
     "train": ("datamill.train_command", "train a model on datamill shards (CONFIG)"),
     "fit-classifier": ("datamill.filters.fit_classifier", "train a fastText classifier from labelled data"),
     "export-hf": ("datamill.train.hf_dataset", "export token shards as a Hugging Face dataset"),
+    "worker": ("datamill.worker_preload", "start a Dask worker with datamill's settings (SCHEDULER [dask worker args])"),
 }
+VERBOSE = ("-v", "--verbose")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="datamill", description=__doc__)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging of datamill's own modules "
+                   "(every command; also accepted after the command's name)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a pipeline config")
@@ -64,15 +68,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # -v before or after the command's name, for every command (the delegated ones' parsers do
+    # not know it); no option of any command takes "-v" as its value
+    verbose = any(a in VERBOSE for a in argv)
+    argv = [a for a in argv if a not in VERBOSE]
+    setup_logging(verbose)
     if argv and argv[0] in DELEGATED:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
         module = importlib.import_module(DELEGATED[argv[0]][0])
         return module.main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    if args.command == "run":
-        _quiet_dask(logging.DEBUG if args.verbose else logging.WARNING)
+    args.verbose = verbose
     from datamill.pipeline.errors import StageError
     from datamill.pipeline.source_config import DataError
     from datamill.typed_config import ConfigError
@@ -96,15 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"datamill run: error: {type(e).__name__}: {e} (-v shows the traceback)", file=sys.stderr)
         return 2
-
-
-def _quiet_dask(level: int) -> None:
-    """distributed sets per-module logger levels when imported; lower them after that."""
-    import distributed  # noqa: F401
-
-    for name in list(logging.root.manager.loggerDict):
-        if name.split(".")[0] in ("distributed", "tornado", "bokeh"):
-            logging.getLogger(name).setLevel(level)
 
 
 def _run(args) -> int:

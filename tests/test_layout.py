@@ -21,7 +21,8 @@ LAYERS = [
     (1, ("datamill.stages", "datamill.filters", "datamill.synth", "datamill.schedulers", "datamill.train")),
     (2, ("datamill.catalog",)),
     (3, ("datamill.pipeline",)),
-    (4, ("datamill.cli", "datamill.inspection", "datamill.report", "datamill.card", "datamill.stage_docs", "datamill.train_command")),
+    (4, ("datamill.cli", "datamill.inspection", "datamill.report", "datamill.card", "datamill.stage_docs",
+         "datamill.train_command", "datamill.worker_preload")),
 ]
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import copy
 import graphlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields as dataclass_fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -24,10 +24,42 @@ EDGE_KEYS = {"use", "input", "inputs", "name"}
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """``execution.cluster``: ``kind: local`` is the embedded cluster on this machine; a batch kind
+    submits ``jobs`` jobs through dask-jobqueue (``datamill.pipeline.clusters``), each running
+    ``processes`` workers of ``cores / processes`` threads."""
+
+    kind: Literal["local", "slurm", "pbs", "sge", "lsf"] = "local"  # local: the embedded LocalCluster
+    jobs: int = 1  # batch jobs to submit (the cluster's size: jobs x processes workers)
+    cores: int = 1  # cores per job, shared by its worker processes
+    processes: int = 1  # worker processes per job; threads per worker = cores / processes
+    memory: str = "4GB"  # memory per job ("16GB"), split between its processes
+    queue: str = ""  # partition / queue; "": the batch system's default
+    account: str = ""  # account or project to charge; "": none
+    walltime: str = "01:00:00"  # per job: the run must finish (or be resumed) within it
+    interface: str = ""  # network interface the workers reach the scheduler on, e.g. ib0; "": default
+    job_extra_directives: tuple[str, ...] = ()  # extra directives, without "#SBATCH" (or #PBS, ...): "--gres=gpu:1"
+
+    def __post_init__(self):
+        if self.kind == "local":
+            changed = [f.name for f in dataclass_fields(self)
+                       if f.name != "kind" and getattr(self, f.name) != f.default]
+            if changed:
+                raise ValueError(f"key(s) {changed} apply to batch clusters (slurm, pbs, sge, lsf), "
+                                 "not kind: local (its size is `datamill run --workers`)")
+            return
+        if min(self.jobs, self.cores, self.processes) < 1:
+            raise ValueError("jobs, cores and processes must be >= 1")
+        if self.cores % self.processes:
+            raise ValueError(f"cores ({self.cores}) must be a multiple of processes ({self.processes})")
+
+
+@dataclass(frozen=True)
 class Execution:
     partition_rows: int = 20_000  # rows per partition: bounds task memory whatever the corpus size
     partition_bytes: int = 64 * 2**20  # and bytes of raw input per partition
     rejected_samples: int = 20  # removed rows kept per reason per partition, for `datamill show`
+    cluster: Cluster = Cluster()  # where tasks run without --scheduler: local (embedded) or batch jobs
 
 
 @dataclass

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
 import platform
 import subprocess
 import time
@@ -13,10 +11,11 @@ from pathlib import Path
 
 from datamill import __version__
 from datamill.pipeline import rundir
+from datamill.pipeline.clusters import dask_client
 from datamill.pipeline.config import PipelineConfig, check_files, load_config
 from datamill.pipeline.executor import Executor
 from datamill.pipeline.progress import Progress
-from datamill.pipeline.workers import ReleaseMemoryAfterTasks, worker_settings
+from datamill.typed_config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -26,31 +25,6 @@ class RunResult:
     output: str
     stats: dict[str, dict]
     seconds: float
-
-
-@contextlib.contextmanager
-def dask_client(client=None, workers: int | None = None, scheduler: str | None = None):
-    """An existing client, a connection to ``scheduler``, or an embedded LocalCluster of
-    single-threaded worker processes (stages are often pure Python and hold the GIL)."""
-    if client is not None:
-        yield client
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler) as c:
-            log.info("connected to Dask scheduler %s (dashboard: %s)", scheduler, c.dashboard_link)
-            yield c
-        return
-    n = workers or os.cpu_count() or 1
-    # a task's exception reaches the driver, which prints it as one line: the workers' own
-    # "Compute Failed" log with its traceback is shown only with debug logging (`datamill -v`)
-    quiet = logging.ERROR if log.isEnabledFor(logging.DEBUG) else logging.CRITICAL
-    with worker_settings(), LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                         silence_logs=quiet) as cluster, Client(cluster) as c:
-        c.register_plugin(ReleaseMemoryAfterTasks())
-        log.info("embedded Dask cluster: %d workers, dashboard %s", n, c.dashboard_link)
-        yield c
 
 
 def _git_sha() -> str | None:
@@ -75,6 +49,9 @@ def run_pipeline(config: str | Path | dict | PipelineConfig, *, client=None, ove
                  progress: bool = True) -> RunResult:
     cfg = config if isinstance(config, PipelineConfig) else load_config(config, overrides)
     check_files(cfg)
+    if workers and cfg.execution.cluster.kind != "local":
+        raise ConfigError(f"--workers sizes the embedded cluster; execution.cluster.kind: "
+                          f"{cfg.execution.cluster.kind} is sized by its 'jobs' and 'processes'")
     started = time.perf_counter()
     rundir.append_event(cfg.output, {"event": "run_start", "time": time.time(), "name": cfg.name})
     record = {"name": cfg.name, "config": cfg.raw, "versions": _versions(), "git_sha": _git_sha(),
@@ -83,7 +60,7 @@ def run_pipeline(config: str | Path | dict | PipelineConfig, *, client=None, ove
     rundir.atomic_write_json(f"{cfg.output}/run.json", {**record, "status": "running", "seconds": None})
     executor = None
     try:
-        with dask_client(client, workers, scheduler) as c:
+        with dask_client(client, workers, scheduler, cfg.execution.cluster) as c:
             executor = Executor(cfg, c, Progress(progress))
             stats = executor.run()
     except BaseException as e:

@@ -15,14 +15,25 @@ import os
 from distributed import WorkerPlugin
 
 
+# Progress bars and advice printed by libraries that load models inside a task. A worker's
+# stderr is the CLI's (embedded cluster) or a log file, where a bar is noise between log lines;
+# each is read once, when its library is imported, hence set before the worker starts:
+QUIET_LIBRARIES = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # huggingface_hub, and transformers' "Loading weights" bar
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",  # transformers' logger.warning_advice
+    "TQDM_DISABLE": "1",  # tqdm >= 4.66 reads TQDM_<ARG> as its default: sentence-transformers, datasets
+}
+
+
 def worker_environment() -> dict[str, str]:
     """Environment for worker processes (Dask's nanny sets it before a worker starts; give the
-    same to the workers of a cluster you start yourself).
+    same to the workers of a cluster you start yourself: ``datamill worker`` and execution.cluster do).
 
     Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which made numpy-heavy stages ~3x slower
     here (MinHash: 2.8 vs 0.9 CPU s per 20k-row partition, benchmarks/results/minhash.md), so
-    glibc may keep freed heap while a task runs; ``ReleaseMemoryAfterTasks`` returns it after."""
-    return {"MALLOC_TRIM_THRESHOLD_": str(1 << 27), "MALLOC_MMAP_THRESHOLD_": str(1 << 25)}
+    glibc may keep freed heap while a task runs; ``ReleaseMemoryAfterTasks`` returns it after.
+    glibc reads these when a process starts: they cannot be set from inside a running worker."""
+    return {"MALLOC_TRIM_THRESHOLD_": str(1 << 27), "MALLOC_MMAP_THRESHOLD_": str(1 << 25), **QUIET_LIBRARIES}
 
 
 @contextlib.contextmanager

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 
+from datamill.logs import setup_logging
 from datamill.train.batches import missing_shards
 from datamill.train.config import TrainConfig, load_config
 from datamill.typed_config import ConfigError
@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
     p.add_argument("--no-resume", action="store_true", help="start fresh even if out_dir has checkpoints")
     p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                    help="stop after this step with a checkpoint (the schedule still spans `steps`)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args(argv)
 
 
@@ -33,8 +34,6 @@ def rank() -> int:
 
 def load(args: argparse.Namespace, prog: str) -> TrainConfig | None:
     """The config with ``--set`` and ``--no-resume`` applied; None (after one line on stderr) if invalid."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("datamill").setLevel(logging.INFO if rank() == 0 else logging.WARNING)
     overrides = list(args.set) + (["resume=false"] if args.no_resume else [])
     try:
         return load_config(args.config, overrides)
@@ -63,6 +62,7 @@ def run(cfg: TrainConfig, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     prog = "python -m datamill.train"
     args = parse_args(argv, prog)
+    setup_logging(args.verbose)  # `datamill train` is set up by datamill.cli, like every command
     cfg = load(args, prog)
     if cfg is None:
         return 2
