@@ -35,17 +35,23 @@ def web_run(web_pages, shared_data, client, tmp_path_factory):
 
 @pytest.mark.slow  # HTML extraction of ~200 pages
 def test_removals_by_reason_in_stats(web_run):
-    seen = set()
+    got = {}
     for stage, prefix in PREFIX.items():
         stats = json.loads((Path(web_run.output) / stage / ".datamill" / "stats.json").read_text())
         removed = stats["removed"]
         assert all(reason.startswith(prefix) for reason in removed), (stage, removed)
         assert stats["rows_in"] == stats["rows_out"] + sum(removed.values())
-        seen |= set(removed)
-    assert {"language_other"} <= seen
-    assert len([r for r in seen if r.startswith(("gopher_", "c4_", "fineweb_"))]) >= 4, seen
+        got[stage] = (stats["rows_in"], removed)
+    # Pinned on this data (198 of the 990 pages, one in five): a rule that stops firing or fires
+    # on more pages changes a count. Gopher's stop-word rule is off (the pages are multilingual).
+    assert got == {"language": (198, {"language_other": 25, "language_low_score": 2}),
+                   "gopher_repetition": (171, {"gopher_dup_5gram_char_frac": 6, "gopher_dup_line_frac": 6,
+                                               "gopher_top_2gram_char_frac": 1, "gopher_top_4gram_char_frac": 1}),
+                   "gopher_quality": (157, {"gopher_ellipsis_lines": 3, "gopher_word_count": 3}),
+                   "c4": (151, {"c4_bad_words": 7, "c4_too_few_sentences": 2}),
+                   "fineweb": (142, {"fineweb_char_dup_ratio": 5, "fineweb_line_punct_ratio": 5})}
     out = read_stage(web_run.output, "fineweb")
-    assert out.num_rows > 20
+    assert out.num_rows == 132
     assert set(out["language"].to_pylist()) <= {"en", "de"}
     for column in ("language_score", "gopher_num_words", "gopher_dup_5gram_char_frac",
                    "c4_num_sentences", "fineweb_line_punct_ratio"):

@@ -3,19 +3,27 @@ import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
 from datamill.filters import fasttext_model, fit_classifier
 
 
-def test_davidson_toxicity_classifier_reaches_auc_090(davidson_model):
+def test_davidson_toxicity_classifier_reaches_auc_090(davidson_model, shared_data):
     path, report = davidson_model
     held = report["held_out"]
     assert report["label"] == "__label__toxic" and report["positive_values"] == ["0", "1"]
     assert held["n"] == 2478  # 10% of the 24,783 tweets
-    assert held["roc_auc"] >= 0.90
-    assert held["f1"] > 0.9 and 0 < held["precision"] <= 1 and 0 < held["recall"] <= 1
+    assert held["roc_auc"] >= 0.90  # a constant score gets 0.5
+    # 82% of tweets are toxic: predicting "toxic" for all scores F1 = 2p/(1+p) = 0.90 and accuracy p,
+    # so F1 and accuracy are asserted against those baselines on the same held-out tweets
+    classes = pa_csv.read_csv(shared_data / "toxicity-davidson" / "labeled_data.csv").column("class").to_numpy()
+    p = held["positive_rate"]
+    assert p == pytest.approx(np.isin(classes, [0, 1]).mean(), abs=0.02)  # the held-out split is a fair sample
+    assert held["f1"] > 2 * p / (1 + p) + 0.05, (held, p)
+    assert held["accuracy"] > max(p, 1 - p) + 0.1, (held, p)
+    assert held["precision"] > p + 0.1 and held["recall"] > 0.9  # neither bought with the other
     assert report["hyperparameters"]["wordNgrams"] == 2 and report["hyperparameters"]["lr"] == 0.1
     model = fasttext_model.load(path)
     texts = fasttext_model.one_line(["you are a stupid bitch", "the weather is lovely today"], True)

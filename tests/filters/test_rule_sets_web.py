@@ -75,17 +75,32 @@ def test_chunked_passes_match_one_pass(stage, monkeypatch):
 def test_rule_sets_on_real_web_pages(web_text, shared_data):
     table = web_text.select(["id", "text"])
     n = table.num_rows
-    assert n > 900
+    assert n == 989  # of the 990 pages, one has no main text
     sizes = [n // 3, n // 3, n - 2 * (n // 3)]
     by_stage = {}
     for stage in stages(shared_data):
         out = check_partition_invariance(stage, table, sizes)
         by_stage[stage.use] = Counter(r for r in out.column(REMOVAL_REASON).to_pylist() if r)
-    # Each rule set removes some but not all pages, for several distinct reasons.
-    for name, counts in by_stage.items():
-        removed = sum(counts.values())
-        assert 0.02 * n < removed < 0.9 * n, (name, counts)
-        assert len(counts) >= 3, (name, counts)
-        assert all(reason.startswith(name.split("_")[0]) for reason in counts)
-    # The pages are multilingual: Gopher's English stop-word rule is the main remover.
-    assert by_stage["gopher_quality"].most_common(1)[0][0] == "gopher_stop_words"
+    # Pages removed per reason (a page counts once, for the first rule it fails), pinned on this
+    # data: a rule that stops firing, fires on more pages or shadows another changes a count.
+    assert by_stage == EXPECTED_REMOVALS
+    # Derived from the text alone: C4 drops exactly the pages that contain "lorem ipsum", first.
+    texts = dict(zip(table["id"].to_pylist(), table["text"].to_pylist()))
+    lorem = {i for i, t in texts.items() if "lorem ipsum" in t.lower()}
+    c4 = dict(zip(table["id"].to_pylist(), run(stages(shared_data)[2], table).column(REMOVAL_REASON).to_pylist()))
+    assert lorem and {i for i, r in c4.items() if r == "c4_lorem_ipsum"} == lorem
+    # A known page: a Python tutorial whose code braces survive C4's line filter
+    assert c4["https://hackernoon.com/how-to-scrape-google-with-python-bo7d2tal"] == "c4_curly_bracket"
+    assert "{" in texts["https://hackernoon.com/how-to-scrape-google-with-python-bo7d2tal"]
+
+
+EXPECTED_REMOVALS = {
+    "gopher_quality": {"gopher_stop_words": 709, "gopher_word_count": 13, "gopher_alpha_words": 8,
+                       "gopher_ellipsis_lines": 6, "gopher_mean_word_length": 1, "gopher_bullet_lines": 1},
+    "gopher_repetition": {"gopher_dup_5gram_char_frac": 42, "gopher_dup_line_frac": 14,
+                          "gopher_top_4gram_char_frac": 4, "gopher_dup_line_char_frac": 2,
+                          "gopher_top_2gram_char_frac": 1, "gopher_dup_10gram_char_frac": 1,
+                          "gopher_dup_8gram_char_frac": 1},
+    "c4_quality": {"c4_too_few_sentences": 73, "c4_bad_words": 38, "c4_curly_bracket": 1, "c4_lorem_ipsum": 1},
+    "fineweb_quality": {"fineweb_char_dup_ratio": 56, "fineweb_line_punct_ratio": 55, "fineweb_short_line_ratio": 7},
+}

@@ -1,7 +1,8 @@
 """SIGKILL of the ``datamill run`` driver at random points of a multi-stage run (in the read
 chain, inside the global dedup stage, in the chain after it), on a multi-process cluster that
 keeps running the dead driver's tasks; then planted debris; then one more run. Final output:
-byte-identical to an undisturbed run, no temp file left, no partial partition read."""
+byte-identical to an undisturbed run, no temp file left, no partial partition read. The same
+with the embedded cluster (no ``--scheduler``), whose workers must die with the driver."""
 
 from __future__ import annotations
 
@@ -83,6 +84,60 @@ def test_driver_sigkills_at_random_points_then_resume(proc_cluster, client, tmp_
             record("debris_files_planted", plant_debris(out))
     record("driver_sigkills", len(kills))
     assert len(kills) >= 3, f"the driver finished before the kill in most phases: killed in {kills}"
+
+    done = subprocess.run(cmd, env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert data_files(out) == data_files(tmp_path / "ref")
+    assert not list(out.rglob("*.tmp-*"))
+    stats = {s: yaml.safe_load((out / s / ".datamill" / "stats.json").read_text()) for s in STAGES}
+    assert_no_duplicates_or_losses(out, stats)
+    record("runs_checked_for_losses_and_duplicates", 1)
+
+
+def _group(pgid: int) -> list[int]:
+    """Live processes of a process group (Linux /proc; zombies left out)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_embedded_cluster_driver_sigkills_then_resume(client, tmp_path):
+    """The same without ``--scheduler``: the driver owns a LocalCluster of worker processes. Each
+    SIGKILL hits the driver alone; its workers must exit with it (none may keep writing into the
+    run dir under the next run), and the next run resumes to the same bytes."""
+    run_pipeline(docs_config(tmp_path / "ref", ROWS), client=client, progress=False)
+    out = tmp_path / "run"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(docs_config(out, ROWS)))
+    cmd = [sys.executable, "-m", "datamill.cli", "run", str(cfg), "--workers", "2", "--no-progress"]
+    rng = random.Random(int(os.environ.get("DATAMILL_TEST_SEED", "7")))
+    kills = []
+    for phase, condition in list(kill_points(out, rng))[:3]:  # read chain, global stage, chain after it
+        driver = subprocess.Popen(cmd, env=worker_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        while driver.poll() is None and not condition() and time.time() < deadline:
+            time.sleep(0.005)
+        if driver.poll() is None:
+            assert len(_group(driver.pid)) > 1, f"{phase}: no worker process beside the driver"
+            driver.kill()  # the driver only: its worker processes are not signalled
+            kills.append(phase)
+        driver.wait()
+        deadline = time.time() + 30
+        while _group(driver.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        orphans = _group(driver.pid)
+        for pid in orphans:
+            os.kill(pid, signal.SIGKILL)
+        assert not orphans, f"{phase}: worker processes outlived the SIGKILLed driver by 30 s"
+    record("embedded_driver_sigkills", len(kills))
+    assert len(kills) >= 2, f"the driver finished before the kill in most phases: killed in {kills}"
 
     done = subprocess.run(cmd, env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -71,23 +71,36 @@ def test_disk_full_is_a_clear_error_and_the_run_resumes_once_space_is_freed(proc
 def test_unwritable_output_is_a_clear_error_naming_it(tmp_path):
     under_a_file = tmp_path / "a-file"
     under_a_file.write_text("not a directory")
-    cases = [(under_a_file / "run", "Not a directory")]
-    if os.geteuid() != 0:  # root ignores permission bits; a read-only mount stands in below
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o555)
-        cases.append((locked / "run", "Permission denied"))
+    cases = [(under_a_file / "run", ("Not a directory",))]
     with contextlib.ExitStack() as stack:
-        if os.geteuid() == 0:
-            try:
-                ro = stack.enter_context(tmpfs(tmp_path / "ro", "1m", read_only=True))
-                cases.append((ro / "run", "Read-only file system"))
-            except pytest.skip.Exception:
-                pass
-        for out, message in cases:
+        cases.append(unwritable_dir(tmp_path, stack))
+        for out, messages in cases:
             cfg = tmp_path / "c.yaml"
             cfg.write_text(yaml.safe_dump(docs_config(out, 1000)))
-            assert_clear_error(datamill_run(cfg, "--workers", "1"), message, str(out))
+            done = datamill_run(cfg, "--workers", "1")
+            assert_clear_error(done, str(out))
+            last = done.stderr.strip().splitlines()[-1]
+            assert any(m in last for m in messages), (messages, last)
+            assert not out.exists()
             record("unwritable_output_errors", 1)
+
+
+def unwritable_dir(tmp_path: Path, stack: contextlib.ExitStack) -> tuple[Path, tuple[str, ...]]:
+    """(an output path whose directory refuses writes, the errors that may name it). Root ignores
+    permission bits, so as root: a read-only tmpfs, else sysfs (where root cannot create directories)."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        return locked / "run", ("Permission denied",)
+    try:
+        ro = stack.enter_context(tmpfs(tmp_path / "ro", "1m", read_only=True))
+        return ro / "run", ("Read-only file system",)
+    except pytest.skip.Exception:
+        pass
+    if Path("/sys/kernel").is_dir():  # sysfs: mkdir fails EPERM (EROFS where it is mounted read-only)
+        return Path("/sys") / f"datamill-test-{os.getpid()}", \
+            ("Operation not permitted", "Read-only file system", "Permission denied")
+    pytest.fail("running as root with no tmpfs mount and no sysfs: no directory here refuses root's writes")
 
 
 def test_peak_worker_memory_stays_flat_as_the_corpus_grows_10x():

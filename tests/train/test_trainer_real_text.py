@@ -3,6 +3,7 @@ pages with MeCo URL prefixes), a few hundred CPU steps, validation loss vs unigr
 
 import gzip
 import json
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -62,10 +63,14 @@ def test_loss_falls_below_unigram_entropy_on_real_text(real_shards, tmp_path):
         torch.set_num_threads(n_threads)
     h = unigram_entropy(real_shards)
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    first = next(r["loss"] for r in rows if "loss" in r)
-    print(f"unigram entropy {h:.3f} nats; loss at step 1 {first:.3f}; final val {result['val_loss']:.3f}")
-    assert first > h  # an untrained model is worse than unigram statistics
-    assert result["val_loss"] < h - 0.5, (result["val_loss"], h)  # it learned more than token frequencies
+    first = next(r["loss"] for r in rows if "loss" in r)  # step 1's loss: the untrained model's
+    val = result["val_loss"]
+    print(f"ln V {math.log(1024):.3f}; unigram entropy {h:.3f} nats; loss at step 1 {first:.3f}; final val {val:.3f}")
+    assert first == pytest.approx(math.log(1024), abs=0.3)  # untrained: near uniform over the 1024 tokens
+    assert val < h - 0.5, (val, h)  # it learned more than token frequencies (about 5.4 nats)
+    # ...but not more than a 2-layer, 64-wide model can in 250 steps: below h - 1.2 it sees the token
+    # it predicts (measured: non-causal attention 4.1 nats, inputs shifted onto the targets 0.06)
+    assert val > h - 1.2, (val, h)
     assert {"val_loss/stories", "val_loss/web"} & set(result)
 
 
