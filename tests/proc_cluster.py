@@ -36,20 +36,28 @@ def worker_env() -> dict:
     return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
 
+def start_scheduler(sched_file: Path, env: dict, cwd: Path, log) -> tuple[subprocess.Popen, str]:
+    """A ``dask scheduler`` process on 127.0.0.1, and its address once it is up."""
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                             "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+                            env=env, cwd=cwd, stdout=log, stderr=log)
+    deadline = time.time() + 60
+    while not (sched_file.exists() and sched_file.stat().st_size):
+        if time.time() > deadline:
+            proc.kill()
+            raise AssertionError("dask scheduler did not start")
+        time.sleep(0.1)
+    return proc, yaml.safe_load(sched_file.read_text())["address"]
+
+
 @pytest.fixture(scope="session")
 def proc_cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
-    sched_file = tmp / "scheduler.json"
     log = open(tmp / "cluster.log", "wb")
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
-                              env=worker_env(), cwd=ROOT, stdout=log, stderr=log)]
+    procs = []
     try:
-        deadline = time.time() + 60
-        while not (sched_file.exists() and sched_file.stat().st_size):
-            assert time.time() < deadline, "dask scheduler did not start"
-            time.sleep(0.1)
-        address = yaml.safe_load(sched_file.read_text())["address"]
+        scheduler, address = start_scheduler(tmp / "scheduler.json", worker_env(), ROOT, log)
+        procs.append(scheduler)
         for _ in range(WORKERS):
             procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
                                            "--nthreads", "1", "--nworkers", "1", "--no-dashboard",

@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from datamill.pipeline.config import Cluster, load_config
 from datamill.pipeline.runner import run_pipeline
 from datamill.pipeline.workers import QUIET_LIBRARIES, ReleaseMemoryAfterTasks, worker_environment
 from datamill.typed_config import ConfigError
-from tests.proc_cluster import worker_env
+from tests.proc_cluster import start_scheduler, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ReleaseMemoryAfterTasks.name
@@ -53,15 +52,10 @@ def test_datamill_worker_and_the_preload_set_up_workers_a_pipeline_runs_on(tmp_p
     env = {k: v for k, v in worker_env().items() if k not in worker_environment()}
     common = ["--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1", "--scheduler-file", str(sched_file)]
     log = open(tmp_path / "cluster.log", "wb")
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
-                              env=env, cwd=tmp_path, stdout=log, stderr=log)]
+    procs = []
     try:
-        deadline = time.time() + 60
-        while not (sched_file.exists() and sched_file.stat().st_size):
-            assert time.time() < deadline, "dask scheduler did not start"
-            time.sleep(0.1)
-        address = yaml.safe_load(sched_file.read_text())["address"]
+        scheduler, address = start_scheduler(sched_file, env, tmp_path, log)
+        procs.append(scheduler)
         procs.append(subprocess.Popen([sys.executable, "-m", "datamill.cli", "worker", *common, "--name", "ours"],
                                       env=env, cwd=tmp_path, stdout=log, stderr=log))
         procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", *common, "--name", "plain",
