@@ -51,13 +51,14 @@ def plant_debris(out: Path) -> int:
             continue
         d.mkdir(parents=True, exist_ok=True)
         (d / "part-00002.parquet.tmp-deadbeef").write_bytes(b"PAR1 half a file")
-        if not (d / "_stats" / "part-00003.json").exists():  # a partition written without its stats
+        marks = d / ".datamill" / "stats"  # per-partition markers
+        if not (marks / "part-00003.json").exists():  # a partition written without its stats
             (d / "part-00003.parquet").write_bytes(b"PAR1 torn")
             planted += 1
         garbage = pa.table({"id": ["x"], "text": ["planted"]})
-        if (d / "_stats" / "part-00004.json").exists():  # stats from another run's key
+        if (marks / "part-00004.json").exists():  # stats from another run's key
             pq.write_table(garbage, d / "part-00004.parquet")
-            (d / "_stats" / "part-00004.json").write_text('{"key": "not-this-run", "rows_out": 1}')
+            (marks / "part-00004.json").write_text('{"key": "not-this-run", "rows_out": 1}')
             planted += 1
         planted += 1
     return planted
