@@ -41,9 +41,11 @@ def trainer_config(cfg: AblationConfig, arm: str, shards: list[str], seed: int, 
                           f"(batch_size x seq_len x grad_accum); use {near}")
     steps = cfg.tokens // per_step
     forced = {"out_dir": str(Path(cfg.out_dir) / "runs" / arm / f"seed{seed}"), "seed": seed, "steps": steps,
-              "export_hf": False, "data.shards": shards, "data.weights": cfg.arms[arm].weights,
+              "export_hf": False, "data.shards": shards,
               "data.val_fraction": cfg.eval.held_out_fraction, "data.val_batches": val_batches,
               "data.build": "", "eval_interval": max(1, steps // cfg.eval.points)}
+    if cfg.arms[arm].weights:  # else the trainer config's own data.weights (by tokens when empty)
+        forced["data.weights"] = cfg.arms[arm].weights
     return load_config(cfg.trainer, user + [f"{k}={json.dumps(v)}" for k, v in forced.items()])
 
 

@@ -20,10 +20,12 @@ CONFIG = ROOT / "configs" / "ablate-smoke.yaml"
 
 def test_smoke_ablation_runs_once_with_equal_tokens_on_held_out_windows(tmp_path, torch_one_thread):
     out = tmp_path / "abl"
+    ref = tmp_path / "readme.txt"  # a reference set: no arm's data, and not the trainer's own val split
+    ref.write_text((ROOT / "README.md").read_text())
     # a held-out fraction unlike the trainer config's own val_fraction (0.05): if the ablation did not
     # set it on every arm, held-out documents would be trained on and the check below would fail
     args = [str(CONFIG), "--set", f"out_dir={out}", "--set", "tokens=20480", "--set", "eval.held_out_fraction=0.1",
-            "--workers", "2", "--no-progress"]
+            "--set", f"eval.references={{readme: {{path: {ref}}}}}", "--workers", "2", "--no-progress"]
     assert main(args) == 0
     result = json.loads((out / "ablation.json").read_text())
     assert result["trained_now"] == 4
@@ -36,6 +38,7 @@ def test_smoke_ablation_runs_once_with_equal_tokens_on_held_out_windows(tmp_path
             assert [p["step"] for p in run["curve"]] == [5, 10, 15, 20]
             # far below the loss of a uniform guess over the 4,096-token vocabulary (ln 4096 = 8.32)
             assert run["final"]["pydocs"] < 7.5
+            assert set(run["final"]) == {"pydocs", "readme"}  # scored on the ablation's windows
     assert len(arms["meco"]["paired"]["pydocs"]["seeds"]) == 2 and "paired" not in arms["plain"]
 
     # shared stages ran once; the MeCo arm's own stages got its name; one tokenizer for both
@@ -69,7 +72,8 @@ def test_smoke_ablation_runs_once_with_equal_tokens_on_held_out_windows(tmp_path
     assert again["arms"]["meco"]["final"] == arms["meco"]["final"]
 
     page = render(str(out))
-    assert "meco" in page and "plain" in page and page.count("<svg") == 2
+    assert result["eval_sets"]["readme"]["kind"] == "reference"
+    assert "meco" in page and "plain" in page and page.count("<svg") == 4
     assert (out / "figures" / "curves-pydocs.svg").read_text().count("<polyline") == 4
 
     # arms that mix existing shard sets (no pipeline): the baseline's shards give the held-out windows
@@ -82,6 +86,7 @@ def test_smoke_ablation_runs_once_with_equal_tokens_on_held_out_windows(tmp_path
         "eval": {"held_out_fraction": 0.1, "windows": 8, "points": 2}}))
     assert main([str(mix), "--no-progress"]) == 0
     mixed = json.loads((tmp_path / "mix" / "ablation.json").read_text())
-    assert mixed["eval_sets"]["pydocs"]["windows"] == 8 and mixed["trained_now"] == 2
+    assert set(mixed["eval_sets"]) == {"pydocs"} and mixed["eval_sets"]["pydocs"]["windows"] == 8
+    assert mixed["trained_now"] == 2
     assert mixed["arms"]["both"]["train_tokens"]["pydocs"]["tokens"] > mixed["arms"]["plain"]["train_tokens"]["pydocs"]["tokens"]
     assert {r["tokens"] for a in mixed["arms"].values() for r in a["runs"].values()} == {10240}

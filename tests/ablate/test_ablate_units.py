@@ -60,6 +60,11 @@ def test_config_errors_are_one_line_and_name_the_key(tmp_path):
         trainer_config(cfg, "a", ["/x"], 0, 1)
     ok = trainer_config(load_config(_config(tmp_path)), "b", ["/x"], 3, 2)
     assert (ok.steps, ok.seed, ok.data.val_batches, ok.export_hf, ok.data.shards) == (4, 3, 2, False, ["/x"])
+    # the ablation-wide trainer overrides reach every arm; an arm's own weights replace them
+    both = load_config(_config(tmp_path, trainer_set=["data.weights={docs: 1.0}"]))
+    assert trainer_config(both, "a", ["/x"], 0, 1).data.weights == {"docs": 1.0}
+    both.arms["a"].weights = {"docs": 2.0}
+    assert trainer_config(both, "a", ["/x"], 0, 1).data.weights == {"docs": 2.0}
 
 
 def test_eval_windows_bytes_and_document_segments():
