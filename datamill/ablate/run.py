@@ -82,9 +82,10 @@ def run_ablation(cfg: AblationConfig, *, workers: int | None = None, progress: b
             if (tcfg.data.seq_len, tcfg.data.batch_size) != (seq_len, batch):
                 raise ConfigError(f"arm {arm!r}: trainer_set changes data.seq_len or data.batch_size; every arm "
                                   "is evaluated on the same windows and must keep them")
-            log.info("arm %s, seed %d: %d steps -> %s", arm, seed, tcfg.steps, tcfg.out_dir)
             record, now = run_one(tcfg, run_key(tcfg, eval_sets), windows, eos)
             trained += now
+            log.info("arm %s, seed %d: %s (%d steps, %s)", arm, seed, "trained" if now else "finished before, read back",
+                     tcfg.steps, tcfg.out_dir)
             arms[arm]["runs"][str(seed)] = record
     summarize(arms, cfg.baseline, eval_sets)
     result = {"name": cfg.name, "tokens": cfg.tokens, "seeds": cfg.seeds, "baseline": cfg.baseline,
