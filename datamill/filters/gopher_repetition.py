@@ -1,7 +1,12 @@
 """Gopher repetition rules (Rae et al. 2021, App. A.1.1, Table A1).
 
 Duplicate lines/paragraphs count the repeats of an element (not its first occurrence), as
-datatrove does. N-gram measures follow the paper's wording as Dolma and RedPajama-v2 read it:
+datatrove does. N-grams (default ``ngrams: datatrove``) are datatrove's: over its English tokens
+(``_text.spacy_words``), the top n-gram is the most frequent one's count times its length, a
+duplicate n-gram is found by datatrove's greedy left-to-right scan, both over the text's
+characters (a Python loop per document); lines and paragraphs are split as datatrove does
+(``trim_lines: true``, v1: trimmed, whitespace-only lines blank). ``ngrams: dolma`` (datamill v1) follows the paper's
+wording as Dolma and RedPajama-v2 read it:
 "top n-gram" is the most frequent n-gram of the document (only if it occurs at least twice)
 times its length; "duplicate n-gram" marks every word covered by an n-gram occurring more
 than once, counting overlapping words once. Both are fractions of the document's word
@@ -13,6 +18,7 @@ if its (n-1)-gram prefix repeats, each n only re-hashes the previous n's repeats
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from typing import ClassVar
 
 import numpy as np
@@ -29,6 +35,7 @@ COLUMNS = ("gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line
            "gopher_dup_line_char_frac",
            *(f"gopher_top_{n}gram_char_frac" for n in TOP_NS),
            *(f"gopher_dup_{n}gram_char_frac" for n in DUP_NS))
+NGRAMS = ("datatrove", "dolma")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier for the rolling n-gram hash
 
 
@@ -38,7 +45,7 @@ class GopherRepetitionFilter(RuleSet):
 
     use: ClassVar[str] = "gopher_repetition"
     RULES: ClassVar[tuple[str, ...]] = COLUMNS
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     writes: ClassVar[tuple[str, ...]] = COLUMNS
 
     max_dup_para_frac: float = 0.30  # Gopher Table A1: duplicate paragraph fraction
@@ -54,34 +61,49 @@ class GopherRepetitionFilter(RuleSet):
     max_dup_8gram_char_frac: float = 0.12  # Table A1
     max_dup_9gram_char_frac: float = 0.11  # Table A1
     max_dup_10gram_char_frac: float = 0.10  # Table A1
+    ngrams: str = "datatrove"  # datatrove's n-gram measures; dolma = datamill v1 (see docstring)
+    trim_lines: bool = False  # datatrove: lines as split; true = v1, trimmed, blank-only ones dropped
     disable: tuple[str, ...] = ()  # rule names (the column names) to switch off
     mode: Mode = "drop"  # drop | annotate
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.ngrams not in NGRAMS:
+            raise ValueError(f"{self.use}: ngrams must be one of {list(NGRAMS)}, got {self.ngrams!r}")
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)
         n_chars = _text.lengths(text)
         values = {}
 
-        paras, p_parent = _text.flatten(
-            pc.split_pattern_regex(pc.utf8_trim_whitespace(text), r"\n\s*\n"))
-        paras = pc.utf8_trim_whitespace(paras)
-        keep = _text.mask(pc.not_equal(pc.utf8_length(paras), 0))
-        paras, p_parent = pc.filter(paras, pa.array(keep)), p_parent[keep]
+        if self.trim_lines:  # v1: trimmed, whitespace-only lines are blank and separate paragraphs
+            paras, p_parent = _text.flatten(
+                pc.split_pattern_regex(pc.utf8_trim_whitespace(text), r"\n\s*\n"))
+            paras = pc.utf8_trim_whitespace(paras)
+            keep = _text.mask(pc.not_equal(pc.utf8_length(paras), 0))
+            paras, p_parent = pc.filter(paras, pa.array(keep)), p_parent[keep]
+            lines, l_parent = _text.lines(text)
+            lines = pc.utf8_trim_whitespace(lines)
+        else:  # datatrove: paragraphs split on 2+ newlines of the stripped text, lines on 1+
+            paras, p_parent = _text.flatten(pc.split_pattern_regex(pc.utf8_trim_whitespace(text),
+                                                                   r"\n\n+"))
+            lines, l_parent = _text.flatten(pc.split_pattern_regex(text, r"\n+"))
         rep = _text.repeat_mask(paras, p_parent)
         values["gopher_dup_para_frac"] = _text.safe_div(
             _text.per_row_sum(p_parent, n, rep), _text.per_row_sum(p_parent, n))
         values["gopher_dup_para_char_frac"] = _text.safe_div(
             _text.per_row_sum(p_parent, n, _text.lengths(paras) * rep), n_chars)
 
-        lines, l_parent = _text.lines(text)
-        lines = pc.utf8_trim_whitespace(lines)
         rep = _text.repeat_mask(lines, l_parent)
         values["gopher_dup_line_frac"] = _text.safe_div(
             _text.per_row_sum(l_parent, n, rep), _text.per_row_sum(l_parent, n))
         values["gopher_dup_line_char_frac"] = _text.safe_div(
             _text.per_row_sum(l_parent, n, _text.lengths(lines) * rep), n_chars)
 
-        values.update(ngram_fractions(*_text.words(text), n))
+        if self.ngrams == "dolma":
+            values.update(ngram_fractions(*_text.words(text), n))
+        else:
+            values.update(datatrove_ngram_fractions(*_text.spacy_words(text), n_chars))
         return values
 
     def reasons(self, table: pa.Table) -> pa.Array:
@@ -139,4 +161,38 @@ def ngram_fractions(words: pa.Array, parent: np.ndarray, n_rows: int) -> dict[st
             covered = np.cumsum(cover[:-1]) > 0
             dup_chars = _text.per_row_sum(parent, n_rows, wlen * covered)
             out[f"gopher_dup_{k}gram_char_frac"] = _text.safe_div(dup_chars, total)
+    return out
+
+
+def datatrove_ngram_fractions(words: pa.Array, parent: np.ndarray,
+                              n_chars: np.ndarray) -> dict[str, np.ndarray]:
+    """datatrove's n-gram measures, one document at a time, over its characters ``n_chars``:
+    top n-gram = count x length of the most frequent space-joined n-gram (the first seen among
+    equals; also when it occurs once); duplicate n-gram = a left-to-right scan that, at an
+    n-gram (words joined without spaces) seen before, counts its characters and jumps past it."""
+    n_rows = len(n_chars)
+    out = {f"gopher_top_{k}gram_char_frac": np.zeros(n_rows) for k in TOP_NS}
+    out.update({f"gopher_dup_{k}gram_char_frac": np.zeros(n_rows) for k in DUP_NS})
+    bounds = np.searchsorted(parent, np.arange(n_rows + 1))  # parent is sorted: rows in order
+    values = words.to_pylist()
+    for row in range(n_rows):
+        doc, size = values[bounds[row]:bounds[row + 1]], n_chars[row]
+        if not doc or not size:
+            continue
+        for k in TOP_NS:
+            grams = [" ".join(doc[i:i + k]) for i in range(len(doc) - k + 1)]
+            if grams:
+                gram, count = Counter(grams).most_common(1)[0]
+                out[f"gopher_top_{k}gram_char_frac"][row] = len(gram) * count / size
+        for k in DUP_NS:
+            seen, repeated, i = set(), 0, 0
+            while i < len(doc) - k + 1:
+                gram = "".join(doc[i:i + k])
+                if gram in seen:
+                    repeated += len(gram)
+                    i += k
+                else:
+                    seen.add(gram)
+                    i += 1
+            out[f"gopher_dup_{k}gram_char_frac"][row] = repeated / size
     return out

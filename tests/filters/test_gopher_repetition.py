@@ -33,26 +33,29 @@ def test_duplicate_lines():
     assert reason_of(GopherRepetitionFilter(), lines) == "gopher_dup_line_char_frac"
 
 
+DOLMA = {"ngrams": "dolma"}  # datamill v1's n-gram definitions (Dolma / RedPajama-v2)
+
+
 def test_top_ngrams():
-    # "apple pie" (8 word chars) in each 16-char unit: 0.5 of the characters
+    # ngrams: dolma. "apple pie" (8 word chars) in each 16-char unit: 0.5 of the characters
     text = units("apple pie", 20, 1)
-    assert annotated(GopherRepetitionFilter(), text)["gopher_top_2gram_char_frac"] == pytest.approx(0.5)
-    assert reason_of(GopherRepetitionFilter(), text) == "gopher_top_2gram_char_frac"
+    assert annotated(GopherRepetitionFilter(**DOLMA), text)["gopher_top_2gram_char_frac"] == pytest.approx(0.5)
+    assert reason_of(GopherRepetitionFilter(**DOLMA), text) == "gopher_top_2gram_char_frac"
     # units of 14 + 5 * 8 = 54 chars: top 2-gram 9/54 = 0.167 <= 0.2, top 3-gram 14/54 = 0.26
     text = units("alpha beta gamma", 20, 5)
-    values = annotated(GopherRepetitionFilter(), text)
+    values = annotated(GopherRepetitionFilter(**DOLMA), text)
     assert values["gopher_top_2gram_char_frac"] == pytest.approx(9 / 54)
     assert values["gopher_top_3gram_char_frac"] == pytest.approx(14 / 54)
-    assert reason_of(GopherRepetitionFilter(), text) == "gopher_top_3gram_char_frac"
-    assert reason_of(GopherRepetitionFilter(max_top_3gram_char_frac=0.26), text) is None
+    assert reason_of(GopherRepetitionFilter(**DOLMA), text) == "gopher_top_3gram_char_frac"
+    assert reason_of(GopherRepetitionFilter(**DOLMA, max_top_3gram_char_frac=0.26), text) is None
     # units of 19 + 8 * 8 = 83 chars: 2-gram 0.12, 3-gram 0.169, 4-gram 0.229
     text = units("alpha beta gamma delta", 20, 8)
-    assert reason_of(GopherRepetitionFilter(), text) == "gopher_top_4gram_char_frac"
+    assert reason_of(GopherRepetitionFilter(**DOLMA), text) == "gopher_top_4gram_char_frac"
 
 
 def test_top_ngram_needs_a_repeat():
     # a short text of distinct words has no repeated n-gram, whatever its length
-    assert annotated(GopherRepetitionFilter(), "alpha beta gamma")["gopher_top_2gram_char_frac"] == 0
+    assert annotated(GopherRepetitionFilter(**DOLMA), "alpha beta gamma")["gopher_top_2gram_char_frac"] == 0
 
 
 @pytest.mark.parametrize("n", [5, 6, 7, 8, 9, 10])
@@ -60,15 +63,15 @@ def test_duplicate_ngrams(n):
     phrase = " ".join(filler(n, start=5000))  # n distinct words, 8 chars each
     body = filler(80)
     text = " ".join(body[:40] + [phrase] + body[40:] + [phrase])
-    values = annotated(GopherRepetitionFilter(), text)
+    values = annotated(GopherRepetitionFilter(**DOLMA), text)
     # both occurrences are covered: 2n words of 80 + 2n, all 8 chars long
     for k in range(5, 11):
         expected = 2 * n / (80 + 2 * n) if k <= n else 0.0
         assert values[f"gopher_dup_{k}gram_char_frac"] == pytest.approx(expected)
     earlier = tuple(f"gopher_dup_{k}gram_char_frac" for k in range(5, n))
-    stage = GopherRepetitionFilter(disable=earlier, **{f"max_dup_{n}gram_char_frac": 0.05})
+    stage = GopherRepetitionFilter(**DOLMA, disable=earlier, **{f"max_dup_{n}gram_char_frac": 0.05})
     assert reason_of(stage, text) == f"gopher_dup_{n}gram_char_frac"
-    assert reason_of(GopherRepetitionFilter(**{f"max_dup_{k}gram_char_frac": 0.5 for k in range(5, 11)}),
+    assert reason_of(GopherRepetitionFilter(**DOLMA, **{f"max_dup_{k}gram_char_frac": 0.5 for k in range(5, 11)}),
                      text) is None
 
 
@@ -81,8 +84,29 @@ def test_overlapping_ngrams_count_words_once():
     # "a b c d e f" twice: 5-grams "a..e" and "b..f" both repeat; 12 words covered, not 20
     words = filler(6, start=100)
     text = " ".join(words + filler(12, start=200) + words)
-    values = annotated(GopherRepetitionFilter(), text)
+    values = annotated(GopherRepetitionFilter(**DOLMA), text)
     assert values["gopher_dup_5gram_char_frac"] == pytest.approx(12 / 24)
+
+
+def test_datatrove_ngram_measures():
+    """The default: datatrove's definitions, over the text's characters (checked against
+    datatrove 0.10.1 on these texts)."""
+    # the most frequent n-gram counts even once: "alpha beta" is 10 of 16 characters
+    assert annotated(GopherRepetitionFilter(), "alpha beta gamma")["gopher_top_2gram_char_frac"] \
+        == pytest.approx(10 / 16)
+    # a repeated 7-word phrase: the greedy scan finds its second occurrence once per k-gram
+    # block, floor(7 / k) * k words of 8 characters, joined without spaces
+    phrase = " ".join(filler(7, start=5000))
+    body = filler(80)
+    text = " ".join(body[:40] + [phrase] + body[40:] + [phrase])
+    values = annotated(GopherRepetitionFilter(), text)
+    for k in range(5, 11):
+        assert values[f"gopher_dup_{k}gram_char_frac"] == pytest.approx((7 // k) * k * 8 / len(text))
+    # overlapping repeats: the scan jumps past the first repeated 5-gram (40 characters)
+    words = filler(6, start=100)
+    text = " ".join(words + filler(12, start=200) + words)
+    assert annotated(GopherRepetitionFilter(), text)["gopher_dup_5gram_char_frac"] == \
+        pytest.approx(40 / len(text))
 
 
 def test_rows_do_not_share_ngrams():
