@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -90,8 +91,21 @@ def run_reference(src: str, out: str) -> None:
             got = stage.filter(Document(text=doc["text"], id=doc["id"]))
             row[name] = "keep" if got is True else got[1]
         decisions[doc["id"]] = row
-    meta = {"datatrove": version("datatrove"), "nltk": version("nltk"),
-            "filters": {n: {"class": c, "args": a or "defaults"} for n, (c, a) in REFERENCE.items()}}
+    from datatrove.utils.word_tokenizers import load_word_tokenizer
+
+    def plain(v):  # JSON, in a fixed order (sets and datatrove's tuples built from sets: sorted)
+        if isinstance(v, (set, frozenset)) or (isinstance(v, tuple) and all(isinstance(x, str) for x in v)):
+            return sorted(v)
+        return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
+
+    def arguments(stage) -> dict:  # every __init__ argument, as the filter holds it
+        names = [p for p in inspect.signature(type(stage).__init__).parameters if p != "self"]
+        return {k: plain(getattr(stage, k)) for k in names
+                if k != "exclusion_writer" and hasattr(stage, k)}
+
+    meta = {"datatrove": version("datatrove"), "spacy": version("spacy"), "nltk": version("nltk"),
+            "english_word_tokenizer": type(load_word_tokenizer(stages["gopher_quality"].language)).__name__,
+            "filters": {n: {"class": REFERENCE[n][0], "args": arguments(st)} for n, st in stages.items()}}
     Path(out).write_text(json.dumps({"meta": meta, "decisions": decisions}))
 
 
