@@ -74,8 +74,9 @@ def lines(text: pa.Array, blank: bool = False) -> tuple[pa.Array, np.ndarray]:
 
 def words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Words with their parent rows: whitespace tokens with leading/trailing punctuation
-    trimmed, pure-punctuation tokens dropped (a tokenizer-free stand-in for NLTK's
-    ``word_tokenize`` as datatrove uses it: same word counts on prose, ~50x faster)."""
+    trimmed, pure-punctuation tokens dropped (datamill v1's words: ``gopher_quality`` with
+    ``words: whitespace``, ``gopher_repetition`` with ``ngrams: dolma``; the defaults use
+    ``spacy_words``, as datatrove does)."""
     tokens, parent = flatten(pc.utf8_split_whitespace(text))
     trimmed = pc.utf8_trim(tokens, PUNCTUATION)
     keep = pc.not_equal(pc.utf8_length(trimmed), 0)
