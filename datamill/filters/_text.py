@@ -72,12 +72,23 @@ def lines(text: pa.Array, blank: bool = False) -> tuple[pa.Array, np.ndarray]:
     return pc.filter(values, keep), parent[mask(keep)]
 
 
+def split_whitespace(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Whitespace-separated tokens (none empty) with their parent rows. The text is trimmed
+    first: on a string that ends in whitespace, Arrow's ``utf8_split_whitespace`` decodes the
+    byte after the string's end (the next row's first byte, or whatever an earlier computation
+    left in that memory), so the last token's split depended on unrelated data, and it yields
+    an empty token for each trailing whitespace character after the first."""
+    tokens, parent = flatten(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(text)))
+    keep = pc.not_equal(pc.utf8_length(tokens), 0)  # an empty string's one "" token
+    return pc.filter(tokens, keep), parent[mask(keep)]
+
+
 def words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Words with their parent rows: whitespace tokens with leading/trailing punctuation
     trimmed, pure-punctuation tokens dropped (datamill v1's words: ``gopher_quality`` with
     ``words: whitespace``, ``gopher_repetition`` with ``ngrams: dolma``; the defaults use
     ``spacy_words``, as datatrove does)."""
-    tokens, parent = flatten(pc.utf8_split_whitespace(text))
+    tokens, parent = split_whitespace(text)
     trimmed = pc.utf8_trim(tokens, PUNCTUATION)
     keep = pc.not_equal(pc.utf8_length(trimmed), 0)
     return pc.filter(trimmed, keep), parent[mask(keep)]
@@ -125,7 +136,7 @@ def spacy_words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     test_rule_sets_reference.py measures its decisions against datatrove's."""
     for pattern, repl in _SPACY_EN:
         text = pc.replace_substring_regex(text, pattern, repl)
-    return flatten(pc.utf8_split_whitespace(text))
+    return split_whitespace(text)
 
 
 def repeat_mask(values: pa.Array, parent: np.ndarray) -> np.ndarray:

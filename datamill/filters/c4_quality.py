@@ -59,7 +59,7 @@ class C4QualityFilter(RuleSet):
         lines = pc.utf8_trim_whitespace(lines)
         keep = np.ones(len(lines), dtype=bool)
 
-        tokens, t_parent = _text.flatten(pc.utf8_split_whitespace(lines))
+        tokens, t_parent = _text.split_whitespace(lines)
         if self.max_word_length > 0:
             long_word = _text.lengths(tokens) > self.max_word_length
             keep &= np.bincount(t_parent, weights=long_word, minlength=len(lines)) == 0
