@@ -90,13 +90,16 @@ def read_stop_words(path: str, stage: str) -> tuple[str, ...]:
         return _FILES[key]
 
 
-def is_stop_word(words: pa.Array, stop: tuple[str, ...]) -> np.ndarray:
-    """True where a word (``_text.words`` output) is a stop word, case-insensitively. Entries are
-    trimmed like words ("г." matches the word "г"); an elision entry ("l'", "d'") matches a word
-    it begins ("l'homme", "l’homme"), since whitespace words keep elided articles attached."""
-    lower = pc.utf8_lower(words)
-    exact = [w.lower().strip(_text.PUNCTUATION) or w.lower() for w in stop if not _elision(w)]
-    prefixes = [_apostrophe(w.lower()) for w in stop if _elision(w)]
+def is_stop_word(words: pa.Array, stop: tuple[str, ...], case: bool = False) -> np.ndarray:
+    """True where a word (``_text.words`` output) is a stop word, case-insensitively (``case``:
+    in exact case, as datatrove). Entries are trimmed like words ("г." matches the word "г"); an
+    elision entry ("l'", "d'") matches a word it begins ("l'homme", "l’homme"), since
+    whitespace words keep elided articles attached."""
+    low = (lambda x: x) if case else str.lower
+    lower = words if case else pc.utf8_lower(words)
+    exact = [v for w in stop if not _elision(w)  # as written and trimmed: "г." and "г"
+             for v in {low(w), low(w).strip(_text.PUNCTUATION) or low(w)}]
+    prefixes = [_apostrophe(low(w)) for w in stop if _elision(w)]
     if not prefixes:
         return _text.mask(pc.is_in(lower, pa.array(exact, type=pa.string())))
     for a in APOSTROPHES:

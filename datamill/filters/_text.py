@@ -58,24 +58,85 @@ def safe_div(num, den) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def lines(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def lines(text: pa.Array, blank: bool = False) -> tuple[pa.Array, np.ndarray]:
     """Non-blank lines (split on '\\n', right-trimmed of whitespace such as '\\r') with their
     parent rows. Blank lines are layout, not content: counting them would make every ratio
-    depend on whether paragraphs are separated by one newline or two."""
-    values, parent = flatten(pc.split_pattern(text, "\n"))
+    depend on whether paragraphs are separated by one newline or two. ``blank``: keep them
+    (as Python's ``splitlines``, which datatrove's Gopher quality filter counts; a final
+    newline ends the last line rather than starting an empty one)."""
+    values, parent = flatten(pc.split_pattern(pc.utf8_rtrim(text, "\n") if blank else text, "\n"))
     values = pc.utf8_rtrim_whitespace(values)
+    if blank:
+        return values, parent
     keep = pc.not_equal(pc.utf8_length(pc.utf8_ltrim_whitespace(values)), 0)
     return pc.filter(values, keep), parent[mask(keep)]
 
 
+def split_whitespace(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Whitespace-separated tokens (none empty) with their parent rows. The text is trimmed
+    first: on a string that ends in whitespace, Arrow's ``utf8_split_whitespace`` decodes the
+    byte after the string's end (the next row's first byte, or whatever an earlier computation
+    left in that memory), so the last token's split depended on unrelated data, and it yields
+    an empty token for each trailing whitespace character after the first."""
+    tokens, parent = flatten(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(text)))
+    keep = pc.not_equal(pc.utf8_length(tokens), 0)  # an empty string's one "" token
+    return pc.filter(tokens, keep), parent[mask(keep)]
+
+
 def words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Words with their parent rows: whitespace tokens with leading/trailing punctuation
-    trimmed, pure-punctuation tokens dropped (a tokenizer-free stand-in for NLTK's
-    ``word_tokenize`` as datatrove uses it: same word counts on prose, ~50x faster)."""
-    tokens, parent = flatten(pc.utf8_split_whitespace(text))
+    trimmed, pure-punctuation tokens dropped (datamill v1's words: ``gopher_quality`` with
+    ``words: whitespace``, ``gopher_repetition`` with ``ngrams: dolma``; the defaults use
+    ``spacy_words``, as datatrove does)."""
+    tokens, parent = split_whitespace(text)
     trimmed = pc.utf8_trim(tokens, PUNCTUATION)
     keep = pc.not_equal(pc.utf8_length(trimmed), 0)
     return pc.filter(trimmed, keep), parent[mask(keep)]
+
+
+# Characters of a "symbol" token (Gopher's non-symbol words are the tokens with any other
+# character): ASCII punctuation, control characters, and the typographic and CJK/Indic
+# punctuation datatrove's PUNCTUATION_SET lists; "•" and "‘" are not in it there either.
+SYMBOLS = (string.punctuation + "".join(map(chr, [*range(0, 9), *range(11, 32), *range(127, 160)]))
+           + "«´»–—’“”„…‼‽⁇⁈⁉∶━►⸮、。〈〉《》「」【】，；：？！％（）．～１։؝؞؟۔।॥။።")
+NOT_SYMBOL = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in SYMBOLS) + "]"  # RE2 class: a word's character
+
+# spaCy's blank English tokenizer (datatrove's ``split_into_words`` for English in 0.10), as RE2
+# rewrites of the whole text (pattern, replacement) followed by a whitespace split: punctuation
+# splits off words, hyphens and dashes split words ("well-known" is 3 tokens), "it's" is
+# "it" + "'s". Not modelled: spaCy's URL and e-mail matcher, its rarer exceptions.
+ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Inc", "Ltd", "Co", "Corp", "vs",
+                 "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov",
+                 "Dec", "Mt", "Gov", "Sen", "Rep", "Prof", "Gen", "Col", "Lt", "Sgt")
+_SPACY_EN = (
+    (r"[\"“”«»„()\[\]{}<>?!…©®#$%;°�]|\.\.+|--|[\x{2012}-\x{2015}]", r" \0 "),  # always alone
+    (r"(^|\s)(\*+)|(\*+)(\s|$)", r"\1 \2\3 \4"),                  # * around a word, not in it
+    (r"(\d)(km|cm|mm|m|kg|mg|g|lb|lbs|oz|ft|mph|ml|GB|MB|KB|TB|Gb|Mb|kb|kHz|MHz|GHz|Hz|W|kW|V)(\s|$)",
+     r"\1 \2\3"),                                                  # 120 cm
+    (r"(?i)(^|\s)(i)(m|ve)(\s|$)", r"\1\2 \3\4"),                  # spaCy exceptions: i m, i ve
+    (r"(?i)(^|\s)(can)(not)(\s|$)", r"\1\2 \3\4"),
+    (r"(?i)(^|\s)(do|does|did|is|was|ca|wo|are|were|could|would|should|have|has|had)(nt)(\s|$)",
+     r"\1\2 \3\4"),                                                # do nt, ca nt
+    (r"([,:])(\s|$)", r" \1\2"),                                  # , : ending a word
+    (r"(\pL)([,:/])(\pL)", r"\1 \2 \3"),                          # a,b a:b a/b
+    (r"([\pL\d])-(\pL)|(\d)-(\d)", r"\1\3 - \2\4"),               # well-known, 1-2
+    (r"([\pL\d])-(\pL)|(\d)-(\d)", r"\1\3 - \2\4"),               # a-b-c: the overlapping one
+    (r"(^|\s)([^.\s]{2,}|\d)\.(\s|$)", r"\1\2 .\3"),              # a sentence's period
+    (r"(^|\s)([^.\s]{2,}|\d)\.(\s|$)", r"\1\2 .\3"),              # adjacent ones
+    (r"(^|\s)(" + "|".join(ABBREVIATIONS) + r") \.(\s|$)", r"\1\2.\3"),  # "Mr." stays whole
+    (r"(^|\s)(['‘’])(\S)", r"\1\2 \3"),                           # opening quote
+    (r"(\S)(n['’]t|['’](?:[sSmMdD]|ll|LL|re|RE|ve|VE))(\s|$)", r"\1 \2\3"),  # do n't, it 's
+    (r"([^\s'’])(['‘’])(\s|$)", r"\1 \2\3"),                       # closing quote
+)
+
+
+def spacy_words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Tokens as datatrove splits English words (spaCy), with their parent rows: punctuation
+    marks are tokens ("Hello, world." is 4). A vectorised stand-in; tests/filters/
+    test_rule_sets_reference.py measures its decisions against datatrove's."""
+    for pattern, repl in _SPACY_EN:
+        text = pc.replace_substring_regex(text, pattern, repl)
+    return split_whitespace(text)
 
 
 def repeat_mask(values: pa.Array, parent: np.ndarray) -> np.ndarray:

@@ -30,6 +30,8 @@ SENTENCE_END = r"""[.!?]+["')\]]*(?:\s|$)"""  # stand-in for NLTK's punkt senten
 COLUMNS = ("c4_num_sentences", "c4_num_lines_removed", "c4_lorem_ipsum", "c4_curly_bracket",
            "c4_bad_words")
 
+# Python's str.splitlines (TFDS c4_utils and datatrove split lines with it): \r\n, and each of these
+LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 
 @dataclasses.dataclass(frozen=True)
 class C4QualityFilter(RuleSet):
@@ -55,11 +57,11 @@ class C4QualityFilter(RuleSet):
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)
-        lines, parent = _text.flatten(pc.split_pattern(text, "\n"))
+        lines, parent = _text.flatten(pc.split_pattern_regex(text, LINE_BREAK))
         lines = pc.utf8_trim_whitespace(lines)
         keep = np.ones(len(lines), dtype=bool)
 
-        tokens, t_parent = _text.flatten(pc.utf8_split_whitespace(lines))
+        tokens, t_parent = _text.split_whitespace(lines)
         if self.max_word_length > 0:
             long_word = _text.lengths(tokens) > self.max_word_length
             keep &= np.bincount(t_parent, weights=long_word, minlength=len(lines)) == 0

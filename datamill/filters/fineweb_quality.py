@@ -1,11 +1,13 @@
 """FineWeb's custom quality rules (Penedo et al. 2024, "The FineWeb Datasets", §3.3; datatrove
 ``FineWebQualityFilter`` defaults and comparisons).
 
-Lines are the non-blank lines of the text (datatrove counts blank ones too, which makes every
-ratio depend on whether paragraphs are separated by one newline or two); the list ratio's
-"newlines" are the breaks between them. Its word count approximates NLTK's ``word_tokenize``
-(which datatrove uses) by counting runs of word characters and runs of punctuation, so
-"Hello, world." is 4 tokens there and here. ``language`` swaps in another language's
+Defaults as datatrove 0.10.1 measures: lines are the text split on newlines, as they are
+(untrimmed), whitespace-only ones dropped; the list ratio is the text's newline characters
+over its words (``_text.spacy_words``, datatrove's spaCy tokens); a page is removed when the
+punctuated-line ratio is below its threshold, or a ratio is above its threshold. datamill v1:
+``trim_lines: true`` (lines right-trimmed; the list ratio's "newlines" are the breaks between
+non-blank lines) and ``words: regex`` (runs of word characters and runs of punctuation, an
+approximation of NLTK's ``word_tokenize``). ``language`` swaps in another language's
 punctuated-line and list-ratio thresholds (FineWeb-2's, ``_languages.py``), or each row's (``auto``).
 """
 
@@ -36,15 +38,17 @@ class FineWebQualityFilter(RuleSet):
 
     use: ClassVar[str] = "fineweb_quality"
     RULES: ClassVar[tuple[str, ...]] = COLUMNS
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     writes: ClassVar[tuple[str, ...]] = COLUMNS
 
-    line_punct_thr: float = 0.12  # FineWeb: drop if <= 12% of lines end in punctuation
+    line_punct_thr: float = 0.12  # FineWeb: drop if < 12% of lines end in punctuation (datatrove)
     line_punct_exclude_zero: bool = False  # datatrove default: a 0 ratio is also dropped
-    short_line_thr: float = 0.67  # FineWeb: drop if >= 67% of lines are short
+    short_line_thr: float = 0.67  # FineWeb: drop if > 67% of lines are short (datatrove)
     short_line_length: int = 30  # FineWeb: "short" = at most 30 characters
-    char_duplicates_ratio: float = 0.01  # FineWeb: drop if >= 1% of chars are in duplicated lines
+    char_duplicates_ratio: float = 0.01  # FineWeb: drop if > 1% of chars are in duplicated lines
     new_line_ratio: float = 0.3  # FineWeb: drop if newlines / words > 0.3
+    trim_lines: bool = False  # datatrove: lines untrimmed, all newlines; true = v1 (see docstring)
+    words: str = "spacy"  # datatrove 0.10's tokens for the list ratio; regex = datamill v1
     language: str = "en"  # en = FineWeb; de, fr, ... = FineWeb-2 profile; auto = row's `language` column
     language_thresholds: bool = True  # a non-en profile sets line_punct_thr and new_line_ratio
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
@@ -53,13 +57,20 @@ class FineWebQualityFilter(RuleSet):
     def __post_init__(self):
         super().__post_init__()
         _languages.check(self)
+        if self.words not in ("spacy", "regex"):
+            raise ValueError(f"{self.use}: words must be spacy or regex, got {self.words!r}")
 
     def needed_columns(self) -> tuple[str, ...]:
         return self.reads + (("language",) if self.language == _languages.AUTO else ())
 
     def _measure(self, text: pa.Array) -> dict:
         n = len(text)
-        lines, parent = _text.lines(text)
+        if self.trim_lines:
+            lines, parent = _text.lines(text)
+        else:
+            lines, parent = _text.flatten(pc.split_pattern(text, "\n"))
+            keep = pc.not_equal(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0)
+            lines, parent = pc.filter(lines, keep), parent[_text.mask(keep)]
         n_lines = _text.per_row_sum(parent, n)
         punct = np.zeros(len(lines), dtype=bool)
         for c in STOP_CHARS:
@@ -67,25 +78,32 @@ class FineWebQualityFilter(RuleSet):
         line_len = _text.lengths(lines)
         short = line_len <= self.short_line_length
         dup = _text.repeat_mask(lines, parent)
-        body_chars = _text.lengths(text) - pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
-        tokens = pc.count_substring_regex(text, TOKEN).to_numpy(zero_copy_only=False)
+        newlines = pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
+        body_chars = _text.lengths(text) - newlines
+        if self.words == "spacy":
+            tokens = _text.per_row_sum(_text.spacy_words(text)[1], n)
+        else:
+            tokens = pc.count_substring_regex(text, TOKEN).to_numpy(zero_copy_only=False)
+        breaks = np.maximum(n_lines - 1, 0) if self.trim_lines else newlines
         return {
             "fineweb_line_punct_ratio": _text.safe_div(_text.per_row_sum(parent, n, punct), n_lines),
             "fineweb_short_line_ratio": _text.safe_div(_text.per_row_sum(parent, n, short), n_lines),
             "fineweb_char_dup_ratio": _text.safe_div(
                 _text.per_row_sum(parent, n, line_len * dup), body_chars),
-            "fineweb_list_ratio": _text.safe_div(np.maximum(n_lines - 1, 0), tokens),
+            "fineweb_list_ratio": _text.safe_div(breaks, tokens),
         }
 
     def reasons(self, table: pa.Table) -> pa.Array:
         limit = _languages.limits(self, table, LANGUAGE_LIMITS)
         punct = column(table, "fineweb_line_punct_ratio")
-        low_punct = punct <= limit["line_punct_thr"]
+        low_punct = punct < limit["line_punct_thr"]
         if self.line_punct_exclude_zero:
             low_punct &= punct != 0
         return first_reason(table.num_rows, self.disable, [
             ("fineweb_line_punct_ratio", low_punct),
-            ("fineweb_short_line_ratio", column(table, "fineweb_short_line_ratio") >= self.short_line_thr),
-            ("fineweb_char_dup_ratio", column(table, "fineweb_char_dup_ratio") >= self.char_duplicates_ratio),
+            ("fineweb_short_line_ratio",
+             column(table, "fineweb_short_line_ratio") > self.short_line_thr),
+            ("fineweb_char_dup_ratio",
+             column(table, "fineweb_char_dup_ratio") > self.char_duplicates_ratio),
             ("fineweb_list_ratio", column(table, "fineweb_list_ratio") > limit["new_line_ratio"]),
         ])

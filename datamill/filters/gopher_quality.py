@@ -1,8 +1,10 @@
 """Gopher quality rules (Rae et al. 2021, "Scaling Language Models", App. A.1.1).
 
-Thresholds are the paper's, as datatrove's ``GopherQualityFilter`` defaults. Words are
-whitespace tokens with surrounding punctuation trimmed (``_text.words``); ratios over lines
-count non-blank lines only. ``language`` swaps in another language's stop words and word-length
+Thresholds and measurements are datatrove's ``GopherQualityFilter`` defaults: tokens split as
+its English tokenizer (spaCy) does, punctuation marks included (``_text.spacy_words``); words are
+tokens with a non-symbol character; the alpha, ``#`` and ellipsis ratios divide by all tokens;
+stop words count once each, in exact case; line ratios count blank lines. ``words:
+whitespace`` etc. restore datamill's earlier choices (docs/METHODS.md). ``language`` swaps in another language's stop words and word-length
 and alphabetic-word limits (FineWeb-2's, ``_languages.py``), or each row's (``auto``).
 """
 
@@ -28,6 +30,8 @@ COLUMNS = ("gopher_num_words", "gopher_mean_word_length", "gopher_hash_ratio",
            "gopher_ellipsis_ratio", "gopher_bullet_line_ratio", "gopher_ellipsis_line_ratio",
            "gopher_alpha_word_ratio", "gopher_num_stop_words")
 LANGUAGE_LIMITS = ("min_mean_word_length", "max_mean_word_length", "min_alpha_words")
+WORDS = ("spacy", "whitespace")
+STOP_WORD_COUNTS = ("distinct", "occurrences")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +44,7 @@ class GopherQualityFilter(RuleSet):
         "gopher_word_count", "gopher_mean_word_length", "gopher_hash_ratio",
         "gopher_ellipsis_ratio", "gopher_bullet_lines", "gopher_ellipsis_lines",
         "gopher_alpha_words", "gopher_stop_words")
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     writes: ClassVar[tuple[str, ...]] = COLUMNS
 
     min_words: int = 50  # Gopher App. A: 50 to 100,000 non-symbol words
@@ -56,12 +60,19 @@ class GopherQualityFilter(RuleSet):
     language: str = "en"  # en = Gopher; de, fr, ... = FineWeb-2 profile; auto = row's `language` column
     language_thresholds: bool = True  # a non-en profile sets the word-length and alpha-word limits
     stop_words_path: FilePath = ""  # own stop words, one a line, for every row; "" = the language's
+    words: str = "spacy"  # datatrove 0.10 (spaCy tokens, punctuation counted); whitespace = datamill v1
+    stop_word_count: str = "distinct"  # datatrove: distinct, exact case; occurrences = v1 (any case)
+    blank_lines: bool = True  # datatrove's splitlines counts blank lines; false = non-blank only (v1)
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
     mode: Mode = "drop"  # drop | annotate
 
     def __post_init__(self):
         super().__post_init__()
         _languages.check(self, own_stop_words=bool(self.stop_words_path))
+        for name, allowed in (("words", WORDS), ("stop_word_count", STOP_WORD_COUNTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{self.use}: {name} must be one of {list(allowed)}, "
+                                 f"got {getattr(self, name)!r}")
 
     def needed_columns(self) -> tuple[str, ...]:
         return self.reads + (("language",) if self.language == _languages.AUTO else ())
@@ -78,29 +89,40 @@ class GopherQualityFilter(RuleSet):
         return _languages.stop_words(language, STOP_WORDS)
 
     def _count_stop_words(self, words: pa.Array, w_parent: np.ndarray, langs) -> np.ndarray:
+        case = self.stop_word_count == "distinct"
         if langs is None or self.stop_words_path:
-            return _languages.is_stop_word(words, self._stop_words(self.language))
+            return _languages.is_stop_word(words, self._stop_words(self.language), case)
         codes = pc.dictionary_encode(langs)
         word_lang = codes.indices.to_numpy(zero_copy_only=False)[w_parent]
         stop = np.zeros(len(words), dtype=bool)
         for k, lang in enumerate(codes.dictionary.to_pylist()):
             sel = word_lang == k
-            stop[sel] = _languages.is_stop_word(pc.filter(words, pa.array(sel)), self._stop_words(lang))
+            stop[sel] = _languages.is_stop_word(pc.filter(words, pa.array(sel)), self._stop_words(lang),
+                                                case)
         return stop
 
     def _measure(self, text: pa.Array, langs: pa.Array | None = None) -> dict:
         n = len(text)
-        words, w_parent = _text.words(text)
-        n_words = _text.per_row_sum(w_parent, n)
-        word_chars = _text.per_row_sum(w_parent, n, _text.lengths(words))
+        if self.words == "spacy":  # all tokens divide the ratios; words have a non-symbol character
+            words, w_parent = _text.spacy_words(text)
+            is_word = _text.mask(pc.match_substring_regex(words, _text.NOT_SYMBOL))
+        else:  # punctuation-only tokens were dropped already
+            words, w_parent = _text.words(text)
+            is_word = np.ones(len(words), dtype=bool)
+        n_tokens = _text.per_row_sum(w_parent, n)
+        n_words = _text.per_row_sum(w_parent, n, is_word)
+        word_chars = _text.per_row_sum(w_parent, n, _text.lengths(words) * is_word)
         has_letter = _text.mask(pc.match_substring_regex(words, r"\pL"))
         alpha_words = _text.per_row_sum(w_parent, n, has_letter)
-        stop_words = _text.per_row_sum(w_parent, n, self._count_stop_words(words, w_parent, langs))
+        stop = self._count_stop_words(words, w_parent, langs)
+        if self.stop_word_count == "distinct":  # each stop word once per row
+            stop &= ~_text.repeat_mask(words, w_parent)
+        stop_words = _text.per_row_sum(w_parent, n, stop)
 
         hashes = pc.count_substring(text, "#").to_numpy(zero_copy_only=False)
         ellipses = sum(pc.count_substring(text, e).to_numpy(zero_copy_only=False) for e in ELLIPSES)
 
-        lines, l_parent = _text.lines(text)
+        lines, l_parent = _text.lines(text, blank=self.blank_lines)
         n_lines = _text.per_row_sum(l_parent, n)
         stripped = pc.utf8_ltrim_whitespace(lines)
         bullet = np.zeros(len(lines), dtype=bool)
@@ -113,12 +135,12 @@ class GopherQualityFilter(RuleSet):
         return {
             "gopher_num_words": n_words.astype(np.int64),
             "gopher_mean_word_length": _text.safe_div(word_chars, n_words),
-            "gopher_hash_ratio": _text.safe_div(hashes, n_words),
-            "gopher_ellipsis_ratio": _text.safe_div(ellipses, n_words),
+            "gopher_hash_ratio": _text.safe_div(hashes, n_tokens),
+            "gopher_ellipsis_ratio": _text.safe_div(ellipses, n_tokens),
             "gopher_bullet_line_ratio": _text.safe_div(_text.per_row_sum(l_parent, n, bullet), n_lines),
             "gopher_ellipsis_line_ratio": _text.safe_div(
                 _text.per_row_sum(l_parent, n, ellipsis_end), n_lines),
-            "gopher_alpha_word_ratio": _text.safe_div(alpha_words, n_words),
+            "gopher_alpha_word_ratio": _text.safe_div(alpha_words, n_tokens),
             "gopher_num_stop_words": stop_words.astype(np.int64),
         }
 

@@ -29,6 +29,14 @@ def test_line_filters_edit_the_text():
     assert kept["text"] == text and kept["c4_num_lines_removed"] == len(junk)
 
 
+def test_lines_split_as_python_splitlines():
+    """TFDS and datatrove split lines with str.splitlines: \\r, \\r\\n and U+2028 end lines too."""
+    for sep in ("\r", "\r\n", "\u2028", "\x0c"):
+        text = sep.join(["Home | About | Contact", GOOD, "Share"])
+        out = annotated(C4QualityFilter(), text)
+        assert out["text"] == GOOD and out["c4_num_lines_removed"] == 2, repr(sep)
+
+
 def test_line_filters_switch_off():
     text = GOOD + "\nNo terminal punctuation here at all"
     assert annotated(C4QualityFilter(), text)["text"] == GOOD

@@ -49,8 +49,26 @@ def test_list_ratio():
                      listy) is None
 
 
+def test_datatrove_lines_and_v1_options():
+    """datatrove's lines are untrimmed ("you. " does not end in punctuation) and its list ratio
+    counts every newline, blank lines' too; trim_lines: true and words: regex restore v1."""
+    lines = [f"Item {w} is good for you." for w in ["bread", "cheese", "wine", "fruit", "milk"]]
+    text = "\n\n".join(lines)  # 8 newlines, 5 lines, 35 tokens
+    assert annotated(FineWebQualityFilter(), text)["fineweb_list_ratio"] == pytest.approx(8 / 35)
+    v1 = FineWebQualityFilter(trim_lines=True)
+    assert annotated(v1, text)["fineweb_list_ratio"] == pytest.approx(4 / 35)
+    spaced = "\n".join(line + " " for line in lines)
+    assert annotated(FineWebQualityFilter(), spaced)["fineweb_line_punct_ratio"] == 0
+    assert annotated(v1, spaced)["fineweb_line_punct_ratio"] == 1
+    # spaCy: do n't / ca n't (6 tokens); v1's regex: don ' t / can ' t (8)
+    contractions = "don't stop\ncan't stop"
+    assert annotated(FineWebQualityFilter(), contractions)["fineweb_list_ratio"] == pytest.approx(1 / 6)
+    regex = FineWebQualityFilter(words="regex")
+    assert annotated(regex, contractions)["fineweb_list_ratio"] == pytest.approx(1 / 8)
+
+
 def test_language_profile_thresholds():
-    # 1 of 9 lines punctuated (0.11): FineWeb drops (<= 0.12); FineWeb-2's German limit is 0.0
+    # 1 of 9 lines punctuated (0.11): FineWeb drops (< 0.12); FineWeb-2's German limit is 0.0
     text = "\n".join([GOOD_LINES[0]] + [n + " und noch mehr Dinge, die es zu sehen gibt" for n in NAV])
     assert reason_of(FineWebQualityFilter(), text) == "fineweb_line_punct_ratio"
     assert reason_of(FineWebQualityFilter(language="de"), text) is None

@@ -31,14 +31,20 @@ def test_mean_word_length_bounds():
 
 
 def test_hash_and_ellipsis_symbol_ratios():
-    # 109 words + 15 one-letter hashtags: 15 '#' over 124 words = 0.121 > 0.1
-    hashtags = GOOD + " " + " ".join(["#a"] * 15)
+    # GOOD is 120 tokens (punctuation marks count, as in datatrove); "#a" is 2 tokens, '#' and
+    # 'a': 20 hashtags are 20 '#' over 160 tokens = 0.125 > 0.1; 15 are 15/150 = 0.1, kept
+    hashtags = GOOD + " " + " ".join(["#a"] * 20)
     assert reason_of(GopherQualityFilter(), hashtags) == "gopher_hash_ratio"
-    assert reason_of(GopherQualityFilter(), GOOD + " " + " ".join(["#a"] * 11)) is None  # 11/120
-    ellipses = GOOD + " " + " ".join(["so…"] * 15)
+    assert reason_of(GopherQualityFilter(), GOOD + " " + " ".join(["#a"] * 15)) is None
+    ellipses = GOOD + " " + " ".join(["so…"] * 20)
     assert reason_of(GopherQualityFilter(), ellipses) == "gopher_ellipsis_ratio"
-    dots = GOOD + " " + " ".join(["so..."] * 15)
+    dots = GOOD + " " + " ".join(["so..."] * 20)
     assert reason_of(GopherQualityFilter(), dots) == "gopher_ellipsis_ratio"
+    # datatrove: 15/150 is not over 0.1, and then the last of 3 lines ends in an ellipsis
+    assert reason_of(GopherQualityFilter(), GOOD + " " + " ".join(["so…"] * 15)) == "gopher_ellipsis_lines"
+    # datamill v1 (whitespace words, punctuation dropped): 15 '#' over 124 words
+    assert reason_of(GopherQualityFilter(words="whitespace"), GOOD + " " + " ".join(["#a"] * 15)) \
+        == "gopher_hash_ratio"
 
 
 def test_bullet_lines():
@@ -58,17 +64,26 @@ def test_ellipsis_lines():
 
 
 def test_alphabetic_words():
-    numbers = GOOD + " " + " ".join(str(1000 + i) for i in range(40))  # 109 / 149 = 0.73
+    # datatrove divides by all tokens, punctuation marks included: GOOD's 109 words and 11 marks
+    numbers = GOOD + " " + " ".join(str(1000 + i) for i in range(20))  # 109 / 140 = 0.78
     assert reason_of(GopherQualityFilter(), numbers) == "gopher_alpha_words"
-    numbers = GOOD + " " + " ".join(str(1000 + i) for i in range(25))  # 109 / 134 = 0.81
+    numbers = GOOD + " " + " ".join(str(1000 + i) for i in range(10))  # 109 / 130 = 0.84
     assert reason_of(GopherQualityFilter(), numbers) is None
+    numbers = GOOD + " " + " ".join(str(1000 + i) for i in range(25))  # v1: 109 / 134 = 0.81
+    assert reason_of(GopherQualityFilter(words="whitespace"), numbers) is None
 
 
 def test_stop_words():
     no_stop = " ".join(filler(60))
     assert reason_of(GopherQualityFilter(), no_stop) == "gopher_stop_words"
-    assert reason_of(GopherQualityFilter(), "The " + no_stop) == "gopher_stop_words"  # 1 < 2
-    assert reason_of(GopherQualityFilter(), "The " + no_stop + " with") is None
+    assert reason_of(GopherQualityFilter(), "the " + no_stop) == "gopher_stop_words"  # 1 < 2
+    assert reason_of(GopherQualityFilter(), "the " + no_stop + " with") is None
+    # datatrove: distinct stop words, exact case ("The" is not "the")
+    assert reason_of(GopherQualityFilter(), "The " + no_stop + " with") == "gopher_stop_words"
+    assert reason_of(GopherQualityFilter(), "the " + no_stop + " the") == "gopher_stop_words"
+    v1 = GopherQualityFilter(stop_word_count="occurrences")  # datamill v1: any case, every one
+    assert reason_of(v1, "The " + no_stop + " with") is None
+    assert reason_of(v1, "the " + no_stop + " the") is None
 
 
 def test_disable_switches_a_rule_off():
@@ -90,14 +105,20 @@ def test_language_profile_stop_words():
         assert reason_of(GopherQualityFilter(), text) == "gopher_stop_words"
         assert annotated(GopherQualityFilter(), text)["gopher_num_stop_words"] == 0
         assert reason_of(GopherQualityFilter(language=lang), text) is None
-    assert annotated(GopherQualityFilter(language="de"), GERMAN_PROSE)["gopher_num_stop_words"] == 18
+    # distinct stop words (datatrove, as FineWeb-2 ran it); 18 occurrences in datamill v1 words
+    assert annotated(GopherQualityFilter(language="de"), GERMAN_PROSE)["gopher_num_stop_words"] == 7
+    assert annotated(GopherQualityFilter(language="de", stop_word_count="occurrences", words="whitespace"),
+                     GERMAN_PROSE)["gopher_num_stop_words"] == 18
     assert reason_of(GopherQualityFilter(language="fr"), GERMAN_PROSE) == "gopher_stop_words"
 
 
 def test_elided_stop_words_and_trimmed_entries():
     """FineWeb-2's "l'"/"d'" match the word they begin (either apostrophe); "г." matches "г"."""
     stage = GopherQualityFilter(language="fr", min_words=1)
-    assert annotated(stage, "l'homme l’eau d'une dl'x L'Été")["gopher_num_stop_words"] == 4
+    # exact case: "L'Été" is no match (datatrove); each distinct word an elision begins counts
+    assert annotated(stage, "l'homme l’eau d'une dl'x L'Été")["gopher_num_stop_words"] == 3
+    v1 = GopherQualityFilter(language="fr", min_words=1, stop_word_count="occurrences")
+    assert annotated(v1, "l'homme l’eau d'une dl'x L'Été")["gopher_num_stop_words"] == 4
     assert annotated(stage, "lhomme l homme")["gopher_num_stop_words"] == 0
     bulgarian = GopherQualityFilter(language="bg", min_words=1)
     assert annotated(bulgarian, "роден 1990 г. в града")["gopher_num_stop_words"] == 2  # г, в
@@ -121,7 +142,7 @@ def test_stop_words_path(tmp_path):
     words.write_text("na\nya\n\nkatika\n", encoding="utf-8")  # Swahili: no built-in profile
     text = "Watoto wa shule na walimu wao walitembelea makumbusho ya taifa katika mji mkuu " * 6
     stage = GopherQualityFilter(language="sw", stop_words_path=str(words))
-    assert annotated(stage, text)["gopher_num_stop_words"] == 18
+    assert annotated(stage, text)["gopher_num_stop_words"] == 3  # na, ya, katika: distinct
     assert reason_of(stage, text) is None
     assert reason_of(GopherQualityFilter(stop_words_path=str(words)), GOOD) == "gopher_stop_words"
     missing = GopherQualityFilter(stop_words_path=str(tmp_path / "none.txt"))

@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -71,6 +72,33 @@ def test_chunked_passes_match_one_pass(stage, monkeypatch):
     assert run(stage, table.slice(3, 5)).equals(whole.slice(3, 5))
 
 
+def beside(texts: list[str], after: bytes) -> pa.Array:
+    """The texts as a string array whose data buffer holds ``after`` past the last row: bytes
+    outside every row, as left there by whatever used that memory before."""
+    data = "".join(texts).encode("utf-8")
+    offsets = np.cumsum([0] + [len(t.encode("utf-8")) for t in texts], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(texts), pa.py_buffer(offsets.tobytes()),
+                                       pa.py_buffer(data + after))
+
+
+@pytest.mark.parametrize("stage", stages(), ids=lambda s: s.use)
+def test_scores_ignore_memory_outside_the_rows(stage):
+    """A row's scores depend on its text alone. Arrow's utf8_split_whitespace reads the byte
+    after a string that ends in whitespace: a stray byte there once changed the last token of
+    "# # ... # " (its dup-5-gram fraction read 0.49375 or 0.46875 depending on which tests ran
+    before), so scoring depended on earlier computations and on how rows were batched."""
+    texts = ["# " * 80, GOOD + " \n", "\n".join(GOOD_LINES) + "\t ", "short  "]
+    clean = run(stage, pa.table({"id": ["a", "b", "c", "d"], "text": texts}))
+    for after in (b"\xff", b" ", b"\x80x", b"Z"):
+        last = pa.table({"id": ["d"], "text": beside(texts[-1:], after)})
+        assert run(stage, last).drop_columns("id").equals(clean.slice(3).drop_columns("id")), after
+        table = pa.table({"id": ["a", "b", "c", "d"], "text": beside(texts, after)})
+        assert run(stage, table).equals(clean), after
+        for i, text in enumerate(texts):
+            alone = pa.table({"id": ["a", "b", "c", "d"][i:i + 1], "text": beside([text], after)})
+            assert run(stage, alone).equals(clean.slice(i, 1)), (after, i)
+
+
 @pytest.mark.slow  # the web_text fixture extracts 990 pages (about a minute, once per session)
 def test_rule_sets_on_real_web_pages(web_text, shared_data):
     table = web_text.select(["id", "text"])
@@ -95,12 +123,12 @@ def test_rule_sets_on_real_web_pages(web_text, shared_data):
 
 
 EXPECTED_REMOVALS = {
-    "gopher_quality": {"gopher_stop_words": 709, "gopher_word_count": 13, "gopher_alpha_words": 8,
-                       "gopher_ellipsis_lines": 6, "gopher_mean_word_length": 1, "gopher_bullet_lines": 1},
-    "gopher_repetition": {"gopher_dup_5gram_char_frac": 42, "gopher_dup_line_frac": 14,
-                          "gopher_top_4gram_char_frac": 4, "gopher_dup_line_char_frac": 2,
-                          "gopher_top_2gram_char_frac": 1, "gopher_dup_10gram_char_frac": 1,
-                          "gopher_dup_8gram_char_frac": 1},
+    "gopher_quality": {"gopher_stop_words": 604, "gopher_alpha_words": 186, "gopher_word_count": 10,
+                       "gopher_ellipsis_lines": 5, "gopher_mean_word_length": 2, "gopher_bullet_lines": 1},
+    "gopher_repetition": {"gopher_dup_line_frac": 25, "gopher_dup_5gram_char_frac": 13,
+                          "gopher_top_4gram_char_frac": 5, "gopher_dup_7gram_char_frac": 3,
+                          "gopher_top_2gram_char_frac": 2, "gopher_dup_line_char_frac": 2,
+                          "gopher_dup_8gram_char_frac": 1, "gopher_dup_10gram_char_frac": 1},
     "c4_quality": {"c4_too_few_sentences": 73, "c4_bad_words": 38, "c4_curly_bracket": 1, "c4_lorem_ipsum": 1},
-    "fineweb_quality": {"fineweb_char_dup_ratio": 56, "fineweb_line_punct_ratio": 55, "fineweb_short_line_ratio": 7},
+    "fineweb_quality": {"fineweb_line_punct_ratio": 60, "fineweb_char_dup_ratio": 55, "fineweb_short_line_ratio": 7},
 }
