@@ -120,7 +120,12 @@ def main(argv: list[str]) -> int:
                                                                           np.zeros(len(neutral), bool)])}
     encoder = Encoder()
     x_dav = embeddings("davidson", texts, encoder, True)
-    x_sets = {name: embeddings(name, t, encoder, True) for name, (t, _) in sets.items()}
+    x_train, x_test = (embeddings(f"insults-kaggle-{s}", t, encoder, True)
+                       for s, (t, _) in (("train", ins_train), ("test", ins_test)))
+    x_sets = {"insults-kaggle-train": x_train, "insults-kaggle-test": x_test,
+              "rtp-perspective-vs-insults-neutral": np.vstack([
+                  embeddings("rtp-perspective", rtp, encoder, True),
+                  x_train[~ins_train[1]], x_test[~ins_test[1]]])}
     rec = Record("toxicity_generalisation", command="HF_HUB_OFFLINE=1 .venv/bin/python "
                  f"benchmarks/toxicity_generalisation.py --seeds {' '.join(map(str, args.seeds))}",
                  params={"train": "toxicity-davidson (hate or offensive = toxic), 90% split per seed",
