@@ -162,12 +162,17 @@ def main(argv: list[str]) -> int:
                 for method, s in scores.items():
                     auc.setdefault((name, method), []).append(roc_auc(lab, s))
                 print(seed, name, {m: round(auc[(name, m)][-1], 3) for m in METHODS}, flush=True)
+        write(rec, auc)  # after every seed: a long run stopped early keeps what it measured
+    return 0
+
+
+def write(rec: Record, auc: dict[tuple[str, str], list[float]]) -> None:
+    rec.data["figures"] = []
     for (name, method), values in auc.items():
         rec.figure("roc_auc", values, unit="ROC-AUC", corpus=name, method=method,
                    domain="in" if name.startswith("davidson") else "out")
     path = rec.write()
-    (path.with_suffix(".md")).write_text(table(json.loads(path.read_text())))
-    return 0
+    path.with_suffix(".md").write_text(table(json.loads(path.read_text())))
 
 
 def table(result: dict) -> str:

@@ -78,20 +78,30 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
 
     ``features="fasttext"``: a fastText model file (``hyper`` its settings). ``features="embed"``: a
     logistic regression on ``encoder``'s embeddings (default all-MiniLM-L6-v2), saved as a
-    directory (``text_classifier``); ``normalize`` then strips URLs, @mentions and "RT" markup."""
+    directory (``text_classifier``); ``normalize`` then strips URLs, @mentions and "RT" markup.
+    ``features="embed+fasttext"``: both, on the same rows, scored as the mean of the two."""
     y = np.array([lab in positive for lab in labels], dtype=bool)
     if y.all() or not y.any():
         raise ValueError(f"fit-classifier: --positive {sorted(positive)} matches "
                          f"{'every' if y.all() else 'no'} row; labels seen: {sorted(set(labels))[:20]}")
-    if features == "embed":
+    if features in ("embed", "embed+fasttext"):
+        member = None
+        if features == "embed+fasttext":  # a fastText model on the same rows, inside the directory
+            ft = fit(texts, labels, positive, name, str(Path(output) / "fasttext.bin"), valid_fraction=valid_fraction,
+                     keep_fraction=keep_fraction, seed=seed, threads=threads, balance=balance, normalize=normalize,
+                     hyper=hyper)
+            member = {"file": "fasttext.bin", "normalize": normalize,
+                      "held_out_roc_auc": ft.get("held_out", {}).get("roc_auc")}
+            (Path(output) / "fasttext.json").unlink()
         report = fit_embed.fit_labels(texts, y, name, output, encoder=encoder or Encoder(),
                                       valid_fraction=valid_fraction, keep_fraction=keep_fraction, seed=seed,
-                                      balance=balance, normalize=normalize)
+                                      balance=balance, normalize=normalize, fasttext=member)
         report["positive_values"] = sorted(positive)
         fit_embed.write_report(output, report)
         return report
     if features != "fasttext":
-        raise ValueError(f"fit-classifier: features must be 'fasttext' or 'embed', got {features!r}")
+        raise ValueError(f"fit-classifier: features must be 'fasttext', 'embed' or 'embed+fasttext', "
+                         f"got {features!r}")
     import fasttext
 
     if not hasattr(fasttext, "train_supervised"):
@@ -188,8 +198,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("train", help="labelled .jsonl[.gz], .csv or .parquet file")
     p.add_argument("-o", "--output", required=True, help="model path (MODEL.bin; a directory with "
                    "--features embed); the report goes to MODEL.json")
-    p.add_argument("--features", choices=("fasttext", "embed"), default="fasttext",
-                   help="fastText n-grams (default) or a logistic regression on sentence embeddings")
+    p.add_argument("--features", choices=("fasttext", "embed", "embed+fasttext"), default="fasttext",
+                   help="fastText n-grams (default), a logistic regression on sentence embeddings, or "
+                   "both averaged")
     p.add_argument("--encoder", default=Encoder.model, help="with --features embed: the embedding model "
                    f"(default {Encoder.model}, bundled; or a local sentence-transformers / HF directory)")
     p.add_argument("--max-length", type=int, default=Encoder.max_length,

@@ -58,8 +58,9 @@ def split(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
 
 def fit_labels(texts: list[str], y: np.ndarray, name: str, output: str, *, encoder: Encoder,
                valid_fraction: float, keep_fraction: float, seed: int, balance: bool, normalize: bool,
-               embeddings: np.ndarray | None = None) -> dict:
-    """Train and save a logistic embedding classifier for ``y`` (bool); return the report."""
+               embeddings: np.ndarray | None = None, fasttext: dict | None = None) -> dict:
+    """Train and save a logistic embedding classifier for ``y`` (bool); return the report.
+    ``fasttext``: {"file", "normalize"} of a fastText model already in ``output`` to average with."""
     train, valid = split(len(texts), valid_fraction, seed)
     start = time.perf_counter()
     x = embed(texts, encoder, normalize) if embeddings is None else embeddings
@@ -73,10 +74,13 @@ def fit_labels(texts: list[str], y: np.ndarray, name: str, output: str, *, encod
               "embed_seconds": round(embed_seconds, 3),
               "train_seconds": round(time.perf_counter() - start - embed_seconds, 3)}
     text_classifier.save(output, kind="logistic", label=label, encoder=encoder, strip_markup=normalize,
-                         coef=coef, intercept=intercept, extra={"C": c})
+                         coef=coef, intercept=intercept, extra={"C": c, **({"fasttext": fasttext} if fasttext else {})})
+    if fasttext:
+        report["features"] = "embed+fasttext"
     if len(valid):
         clf = text_classifier.load(output)
-        report["held_out"] = metrics(y[valid], clf.scores(None, x[valid]), keep_fraction)
+        scores = clf.scores([texts[i] for i in valid], x[valid])
+        report["held_out"] = metrics(y[valid], scores, keep_fraction)
     write_report(output, report)
     return report
 

@@ -10,6 +10,8 @@
   vectors: sigmoid(w.x + b) for a logistic model (labels), w.x + b for a ridge model (scores).
   The directory holds ``classifier.json`` (format, kind, label, encoder, text cleanup) and
   ``weights.safetensors`` (``coef`` (d,), ``intercept`` (1,)): plain numbers, no pickle.
+  A combined model (``--features embed+fasttext``) also holds ``fasttext.bin``, trained on the
+  same rows; its score is the mean of the two probabilities.
 
 Loaded models are cached per worker process, keyed by path, size and modification time, so a
 model retrained in place is reloaded.
@@ -96,12 +98,17 @@ class EmbeddingClassifier:
         self.encoder = Encoder(**config["encoder"])
         self.coef = np.asarray(coef, dtype=np.float32)  # (d,)
         self.intercept = float(intercept)
+        member = config.get("fasttext")  # {"file", "normalize"}: averaged with a fastText model
+        self.fasttext = None if not member else FastTextClassifier(
+            fasttext_model.load(str(Path(path) / member["file"]), path), path, self.label,
+            bool(member["normalize"]), path)
 
     def embed(self, texts) -> np.ndarray:
         return self.encoder.embed(clean(texts, self.strip_markup))
 
     def scores(self, texts, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """One score per text; ``embeddings`` (n, d), when given, are used instead of embedding."""
+        """One score per text; ``embeddings`` (n, d), when given, are used instead of embedding
+        (``texts`` may then be None unless the model includes fastText)."""
         x = self.embed(texts) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
         if x.shape[1:] != self.coef.shape:
             raise ValueError(f"{self.path}: embeddings of dimension {x.shape[1:]}, the classifier "
@@ -109,6 +116,8 @@ class EmbeddingClassifier:
         z = x @ self.coef + np.float32(self.intercept)
         if self.kind == "logistic":
             z = 1.0 / (1.0 + np.exp(-z))
+        if self.fasttext is not None:
+            z = (z + self.fasttext.scores(texts)) / 2
         return z.astype(np.float32)
 
     def check_same_encoder(self, texts: list[str], column: np.ndarray, stage: str, rows: int = 4) -> None:
@@ -162,7 +171,7 @@ def load(path: str, *, label: str | None = None, normalize: bool = False, stage:
         model = fasttext_model.load(path, stage)
         return FastTextClassifier(model, path, label or fasttext_model.labels_of(model)[0], normalize, stage)
     with _LOCK:
-        stamps = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (p / CONFIG, p / WEIGHTS))
+        stamps = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(p.iterdir()) if f.is_file())
         key = (str(p.resolve()), stamps)
         clf = _MODELS.get(key)
         if clf is None:

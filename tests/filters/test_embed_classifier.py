@@ -127,3 +127,19 @@ def test_split_matches_the_fasttext_path():
     train, valid = fit_embed.split(100, 0.1, seed=3)
     order = np.random.default_rng(3).permutation(100)
     assert list(valid) == list(order[:10]) and sorted([*train, *valid]) == list(range(100))
+
+
+def test_combined_model_averages_embedding_and_fasttext_probabilities(tiny_quality_model, tmp_path):
+    import shutil
+
+    from tests.filters.conftest import GOOD, SPAM
+
+    out = tmp_path / "both"
+    text_classifier.save(str(out), kind="logistic", label="__label__hq", encoder=text_classifier.Encoder(),
+                         strip_markup=False, coef=np.zeros(384), intercept=0.0,
+                         extra={"fasttext": {"file": "fasttext.bin", "normalize": False}})
+    shutil.copy(tiny_quality_model, out / "fasttext.bin")
+    texts = GOOD[:2] + SPAM[:2]
+    ft = text_classifier.load(tiny_quality_model, label="__label__hq").scores(texts)
+    both = text_classifier.load(str(out), label="__label__hq").scores(texts, np.zeros((4, 384), np.float32))
+    assert np.allclose(both, (0.5 + ft) / 2) and ft[0] > 0.9 > 0.1 > ft[3]  # zero head: sigmoid(0) = 0.5
