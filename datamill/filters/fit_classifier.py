@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from datamill.filters import fasttext_model, fit_embed
+from datamill.filters import fasttext_model, fit_embed, text_classifier
 from datamill.filters.fit_embed import fit_scores  # noqa: F401 (part of this module's API)
 from datamill.filters.classifier_metrics import metrics, roc_auc  # noqa: F401 (roc_auc: part of this module's API)
 from datamill.filters.text_classifier import Encoder
@@ -73,7 +73,7 @@ def read_labelled(path: str, text_field: str, label_field: str) -> tuple[list[st
 def fit(texts: list[str], labels: list[str], positive: set[str], name: str, output: str, *,
         valid_fraction: float = 0.1, keep_fraction: float = 0.1, seed: int = 0, threads: int = 1,
         balance: bool = True, normalize: bool = False, hyper: dict | None = None,
-        features: str = "fasttext", encoder: Encoder | None = None) -> dict:
+        features: str = "fasttext", encoder: Encoder | str | None = None) -> dict:
     """Train, evaluate on a seeded held-out split, save ``output`` and ``output.json``; return the report.
 
     ``features="fasttext"``: a fastText model file (``hyper`` its settings). ``features="embed"``: a
@@ -93,7 +93,7 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
             member = {"file": "fasttext.bin", "normalize": normalize,
                       "held_out_roc_auc": ft.get("held_out", {}).get("roc_auc")}
             (Path(output) / "fasttext.json").unlink()
-        report = fit_embed.fit_labels(texts, y, name, output, encoder=encoder or Encoder(),
+        report = fit_embed.fit_labels(texts, y, name, output, encoder=text_classifier.as_encoder(encoder),
                                       valid_fraction=valid_fraction, keep_fraction=keep_fraction, seed=seed,
                                       balance=balance, normalize=normalize, fasttext=member)
         report["positive_values"] = sorted(positive)

@@ -86,7 +86,7 @@ def fit_labels(texts: list[str], y: np.ndarray, name: str, output: str, *, encod
 
 
 def fit_scores(texts: list[str], scores, name: str, output: str, *, features: str = "embed",
-               encoder: Encoder | None = None, valid_fraction: float = 0.1, keep_fraction: float = 0.1,
+               encoder: Encoder | str | None = None, valid_fraction: float = 0.1, keep_fraction: float = 0.1,
                seed: int = 0, normalize: bool = False, positive_threshold: float | None = None,
                embeddings: np.ndarray | None = None) -> dict:
     """Train and save a ridge model predicting ``scores`` (e.g. an LLM's 0-5 educational value) from
@@ -95,7 +95,7 @@ def fit_scores(texts: list[str], scores, name: str, output: str, *, features: st
     ``score >= positive_threshold`` (FineWeb-Edu keeps documents scoring 3 or more)."""
     if features != "embed":
         raise ValueError(f"fit_scores: features {features!r}: score regression needs 'embed'")
-    encoder = encoder or Encoder()
+    encoder = text_classifier.as_encoder(encoder)
     t = np.asarray(scores, dtype=np.float64)
     if len(t) != len(texts) or not np.isfinite(t).all():
         raise ValueError("fit_scores: one finite score per text is needed")

@@ -64,6 +64,13 @@ class Encoder:
         return {"model": self.model, "pooling": self.pooling, "max_length": self.max_length}
 
 
+def as_encoder(encoder: Encoder | str | None) -> Encoder:
+    """An ``Encoder`` from an Encoder, a model name / directory, or None (the default)."""
+    if encoder is None:
+        return Encoder()
+    return Encoder(model=encoder) if isinstance(encoder, str) else encoder
+
+
 def clean(texts: pa.Array | list[str], strip_markup: bool) -> list[str]:
     """Newlines as spaces; with ``strip_markup`` also URLs, @mentions, entities and "RT" removed."""
     if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
