@@ -1,4 +1,6 @@
-"""``datamill fit-classifier``: train a binary fastText classifier from a labelled file.
+"""``datamill fit-classifier``: train a binary fastText classifier from a labelled file (or, with
+``--features embed``, a linear model on sentence embeddings: ``fit_embed``; ``--scores`` regresses
+a numeric label with ridge).
 
 Defaults follow DCLM's quality classifier (Li et al. 2024; ``baselines/train_fasttext_classifier.py``
 run with ``--wordNgrams 2``): lr 0.1, dim 100, window 5, 5 epochs, minCount 1, bigrams,
@@ -25,7 +27,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from datamill.filters import fasttext_model
+from datamill.filters import fasttext_model, fit_embed, text_classifier
+from datamill.filters.fit_embed import fit_scores  # noqa: F401 (part of this module's API)
+from datamill.filters.classifier_metrics import metrics, roc_auc  # noqa: F401 (roc_auc: part of this module's API)
+from datamill.filters.text_classifier import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -65,41 +70,38 @@ def read_labelled(path: str, text_field: str, label_field: str) -> tuple[list[st
     return [t for t, _ in rows], [lab for _, lab in rows]
 
 
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve via the rank-sum (Mann-Whitney) identity, ties averaged
-    (numpy only: scikit-learn is not a core dependency)."""
-    y = np.asarray(y, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    uniq, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    avg_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct score
-    ranks = avg_rank[inverse]
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def metrics(y: np.ndarray, score: np.ndarray, keep_fraction: float) -> dict:
-    y = np.asarray(y, dtype=bool)
-    pred = score >= 0.5
-    tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    k = max(1, int(np.ceil(keep_fraction * len(score))))
-    threshold = float(np.sort(score)[::-1][k - 1]) if len(score) else float("nan")
-    return {"n": int(len(y)), "positive_rate": float(y.mean()) if len(y) else 0.0,
-            "precision": precision, "recall": recall, "f1": f1,
-            "accuracy": float((pred == y).mean()) if len(y) else 0.0,
-            "roc_auc": roc_auc(y, score), "keep_fraction": keep_fraction,
-            "threshold_for_keep_fraction": threshold,
-            "kept_at_threshold": float((score >= threshold).mean()) if len(score) else 0.0}
-
-
 def fit(texts: list[str], labels: list[str], positive: set[str], name: str, output: str, *,
         valid_fraction: float = 0.1, keep_fraction: float = 0.1, seed: int = 0, threads: int = 1,
-        balance: bool = True, normalize: bool = False, hyper: dict | None = None) -> dict:
-    """Train, evaluate on a seeded held-out split, save ``output`` and ``output.json``; return the report."""
+        balance: bool = True, normalize: bool = False, hyper: dict | None = None,
+        features: str = "fasttext", encoder: Encoder | str | None = None) -> dict:
+    """Train, evaluate on a seeded held-out split, save ``output`` and ``output.json``; return the report.
+
+    ``features="fasttext"``: a fastText model file (``hyper`` its settings). ``features="embed"``: a
+    logistic regression on ``encoder``'s embeddings (default all-MiniLM-L6-v2), saved as a
+    directory (``text_classifier``); ``normalize`` then strips URLs, @mentions and "RT" markup.
+    ``features="embed+fasttext"``: both, on the same rows, scored as the mean of the two."""
+    y = np.array([lab in positive for lab in labels], dtype=bool)
+    if y.all() or not y.any():
+        raise ValueError(f"fit-classifier: --positive {sorted(positive)} matches "
+                         f"{'every' if y.all() else 'no'} row; labels seen: {sorted(set(labels))[:20]}")
+    if features in ("embed", "embed+fasttext"):
+        member = None
+        if features == "embed+fasttext":  # a fastText model on the same rows, inside the directory
+            ft = fit(texts, labels, positive, name, str(Path(output) / "fasttext.bin"), valid_fraction=valid_fraction,
+                     keep_fraction=keep_fraction, seed=seed, threads=threads, balance=balance, normalize=normalize,
+                     hyper=hyper)
+            member = {"file": "fasttext.bin", "normalize": normalize,
+                      "held_out_roc_auc": ft.get("held_out", {}).get("roc_auc")}
+            (Path(output) / "fasttext.json").unlink()
+        report = fit_embed.fit_labels(texts, y, name, output, encoder=text_classifier.as_encoder(encoder),
+                                      valid_fraction=valid_fraction, keep_fraction=keep_fraction, seed=seed,
+                                      balance=balance, normalize=normalize, fasttext=member)
+        report["positive_values"] = sorted(positive)
+        fit_embed.write_report(output, report)
+        return report
+    if features != "fasttext":
+        raise ValueError(f"fit-classifier: features must be 'fasttext', 'embed' or 'embed+fasttext', "
+                         f"got {features!r}")
     import fasttext
 
     if not hasattr(fasttext, "train_supervised"):
@@ -107,10 +109,6 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
                           "fasttext-predict replaced it); run `pip install --force-reinstall --no-deps "
                           "fasttext-numpy2`")
     hyper = {**DCLM, **(hyper or {})}
-    y = np.array([lab in positive for lab in labels], dtype=bool)
-    if y.all() or not y.any():
-        raise ValueError(f"fit-classifier: --positive {sorted(positive)} matches "
-                         f"{'every' if y.all() else 'no'} row; labels seen: {sorted(set(labels))[:20]}")
     order = np.random.default_rng(seed).permutation(len(texts))
     n_valid = int(round(valid_fraction * len(texts)))
     valid, train = order[:n_valid], order[n_valid:]
@@ -132,7 +130,7 @@ def fit(texts: list[str], labels: list[str], positive: set[str], name: str, outp
         train_seconds = time.perf_counter() - start
     finally:
         os.unlink(train_file)
-    report = {"model": str(out), "label": pos, "negative_label": neg, "positive_values": sorted(positive),
+    report = {"model": str(out), "features": "fasttext", "label": pos, "negative_label": neg, "positive_values": sorted(positive),
               "n_train": int(len(train)), "n_valid": int(n_valid), "valid_fraction": valid_fraction,
               "balance": balance, "normalize": normalize,
               "seed": seed, "fasttext_seed": fasttext_seed, "threads": threads, "hyperparameters": hyper,
@@ -198,7 +196,15 @@ def _oversample(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="datamill fit-classifier", description=__doc__.split("\n\n")[0])
     p.add_argument("train", help="labelled .jsonl[.gz], .csv or .parquet file")
-    p.add_argument("-o", "--output", required=True, help="model path (MODEL.bin); report goes to MODEL.json")
+    p.add_argument("-o", "--output", required=True, help="model path (MODEL.bin; a directory with "
+                   "--features embed); the report goes to MODEL.json")
+    p.add_argument("--features", choices=("fasttext", "embed", "embed+fasttext"), default="fasttext",
+                   help="fastText n-grams (default), a logistic regression on sentence embeddings, or "
+                   "both averaged")
+    p.add_argument("--encoder", default=Encoder.model, help="with --features embed: the embedding model "
+                   f"(default {Encoder.model}, bundled; or a local sentence-transformers / HF directory)")
+    p.add_argument("--max-length", type=int, default=Encoder.max_length,
+                   help=f"with --features embed: tokens embedded per text (default {Encoder.max_length})")
     p.add_argument("--text-field", default="text")
     p.add_argument("--label-field", default="label")
     p.add_argument("--positive", help="comma-separated label values that are the positive class "
@@ -215,11 +221,26 @@ def main(argv: list[str]) -> int:
     for key, value in DCLM.items():
         p.add_argument(f"--{key}", type=type(value), default=value, help=f"fastText {key} (DCLM: {value})")
     p.add_argument("--normalize", action="store_true",
-                   help="lowercase and split punctuation (score with `normalize: true` in the stage)")
+                   help="fastText: lowercase and split punctuation (score with `normalize: true` in the stage); "
+                   "embed: strip URLs, @mentions and RT markup (recorded in the model)")
+    p.add_argument("--scores", action="store_true", help="the label field is a number: fit a ridge "
+                   "regression on embeddings (implies --features embed); the filters then threshold it")
+    p.add_argument("--positive-threshold", type=float,
+                   help="with --scores: also report ROC-AUC of score >= this (FineWeb-Edu: 3)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     args = p.parse_args(argv)
 
     texts, labels = read_labelled(args.train, args.text_field, args.label_field)
+    encoder = Encoder(model=args.encoder, max_length=args.max_length)
+    if args.scores:
+        try:
+            values = [float(v) for v in labels]
+        except ValueError as e:
+            p.error(f"--scores: {args.label_field!r} holds a non-number ({e})")
+        report = fit_scores(texts, values, args.label_name or "score", args.output, encoder=encoder,
+                            valid_fraction=args.valid_fraction, keep_fraction=args.keep_fraction,
+                            seed=args.seed, normalize=args.normalize, positive_threshold=args.positive_threshold)
+        return _finish(args, report)
     values = set(labels)
     if args.positive is not None:
         positive = {v.strip() for v in args.positive.split(",") if v.strip()}
@@ -235,16 +256,22 @@ def main(argv: list[str]) -> int:
     hyper = {key: getattr(args, key) for key in DCLM}
     report = fit(texts, labels, positive, name, args.output, valid_fraction=args.valid_fraction,
                  keep_fraction=args.keep_fraction, seed=args.seed, threads=args.threads,
-                 balance=args.balance, normalize=args.normalize, hyper=hyper)
+                 balance=args.balance, normalize=args.normalize, hyper=hyper, features=args.features,
+                 encoder=encoder)
+    return _finish(args, report)
+
+
+def _finish(args, report: dict) -> int:
     report["train_file"] = args.train
     Path(args.output).with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         held = report.get("held_out", {})
-        print(f"model {report['model']} ({report['label']} vs {report['negative_label']}), "
+        print(f"model {report['model']} ({report['label']} vs {report.get('negative_label', 'a score')}), "
               f"{report['n_train']} train / {report['n_valid']} held-out rows")
-        for key in ("precision", "recall", "f1", "roc_auc", "threshold_for_keep_fraction"):
+        for key in ("precision", "recall", "f1", "trivial_f1", "roc_auc", "pearson", "spearman", "mae",
+                    "baseline_mae", "threshold_for_keep_fraction"):
             if key in held:
                 print(f"  {key:28s} {held[key]:.4f}")
     return 0

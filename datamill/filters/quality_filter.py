@@ -1,6 +1,8 @@
-"""fastText quality classifier filter (DCLM, Li et al. 2024, arXiv 2406.11794, §4.4).
+"""Quality classifier filter (DCLM, Li et al. 2024, arXiv 2406.11794, §4.4).
 
-Scores ``quality_score`` = P(``label``) per document, then keeps either the documents at or
+Scores ``quality_score`` per document with a fastText model (P(``label``)) or an embedding
+classifier (``text_classifier``: a probability, or a regressed score such as FineWeb-Edu's 0-5),
+then keeps either the documents at or
 above a fixed ``threshold`` or the top ``keep_fraction`` of the *whole* dataset: the cutoff is
 the exact global order statistic of the scores, found with two 65,536-bin histogram passes
 reduced over partitions (``order_statistic``), so it does not depend on the partitioning.
@@ -12,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 
-from datamill.filters import _text, fasttext_model
+from datamill.filters import _text, text_classifier
 from datamill.stage import GlobalStage, Mode, set_columns, with_reasons
 from datamill.order_statistic import kth_smallest
 from datamill.typed_config import FilePath
@@ -27,14 +29,17 @@ REASON = "quality_low_score"
 
 @dataclasses.dataclass(frozen=True)
 class QualityFilter(GlobalStage):
-    """Keep the documents a fastText classifier scores highest (global top fraction or threshold)."""
+    """Keep the documents a classifier scores highest (global top fraction or threshold)."""
 
     use: ClassVar[str] = "quality_filter"
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = ("quality_score",)
 
-    model: FilePath = ""  # fastText model path (e.g. from `datamill fit-classifier`); required
+    model: FilePath = ""  # fastText .bin or embedding-classifier directory (`datamill fit-classifier`); required
     label: str = "__label__hq"  # DCLM's positive label (fasttext-oh-eli5: __label__hq vs __label__cc)
+    # reuse: an embedding classifier scores an upstream `embed` stage's column when there is one
+    # (it must come from the same encoder: checked); compute: always embed the text here
+    embeddings: Literal["reuse", "compute"] = "reuse"
     keep_fraction: float = 0.1  # DCLM-Baseline keeps the top 10% (Table 5: best of 10/15/20%)
     threshold: float | None = None  # fixed cutoff instead of keep_fraction (DCLM's model: 0.018112)
     normalize: bool = False  # as the model was trained (`fit-classifier --normalize`); DCLM: raw text
@@ -42,15 +47,15 @@ class QualityFilter(GlobalStage):
 
     def __post_init__(self):
         if not self.model:
-            raise ValueError("quality_filter: 'model' (a fastText .bin path) is required")
+            raise ValueError("quality_filter: 'model' (a fastText .bin or an embedding-classifier directory) "
+                             "is required")
         if not 0.0 <= self.keep_fraction <= 1.0:
             raise ValueError(f"quality_filter: keep_fraction must be in [0, 1], got {self.keep_fraction}")
 
     def score(self, table: pa.Table) -> pa.Table:
-        model = fasttext_model.load(self.model, self.use)
-        fasttext_model.check_label(model, self.label, self.use, self.model)
-        texts = fasttext_model.one_line(_text.text_array(table), self.normalize)
-        scores = fasttext_model.label_proba(model, texts, self.label)
+        clf = text_classifier.load(self.model, label=self.label, normalize=self.normalize, stage=self.use)
+        scores = text_classifier.document_scores(clf, table, _text.text_array(table),
+                                                 reuse_embedding=self.embeddings == "reuse", stage=self.use)
         return set_columns(table, {"quality_score": pa.array(scores, type=pa.float32())})
 
     def plan(self, ctx, parts):

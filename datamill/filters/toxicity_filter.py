@@ -1,6 +1,6 @@
 """Toxicity filtering in Dolma's style (Soldaini et al. 2024; ``dolma/taggers/jigsaw.py``).
 
-A fastText classifier scores the whole document (``toxicity_score`` = P(``label``), newlines
+A classifier (fastText, or an embedding classifier: ``text_classifier``) scores the whole document (``toxicity_score`` = P(``label``), newlines
 read as spaces) and each sentence; sentences scoring above ``sentence_threshold`` are cut out
 of the text and the rest is kept (Dolma's mixer removes such spans at 0.4), while a document
 scoring above ``document_threshold`` is removed. Sentences of fewer than ``min_sentence_words``
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datamill.filters import _text, _wordlist, fasttext_model
+from datamill.filters import _text, _wordlist, text_classifier
 from datamill.filters._rules import check_rules, column, first_reason
 from datamill.stage import Filter, Mode, set_columns
 from datamill.typed_config import FilePath
@@ -31,7 +31,7 @@ SENTENCE = re.compile(r"""\S.*?(?:[.!?]+["')\]]*(?=\s|$)|(?=\n)|$)""", re.S)
 
 @dataclasses.dataclass(frozen=True)
 class ToxicityFilter(Filter):
-    """Score documents and sentences with a fastText toxicity classifier, cut toxic sentences,
+    """Score documents and sentences with a toxicity classifier, cut toxic sentences,
     drop toxic documents, count listed words."""
 
     use: ClassVar[str] = "toxicity_filter"
@@ -42,7 +42,7 @@ class ToxicityFilter(Filter):
                                          "num_toxic_sentences", "toxic_sentence_fraction",
                                          "num_bad_words")
 
-    model: FilePath = ""  # fastText classifier (e.g. `datamill fit-classifier`); "" = word list only
+    model: FilePath = ""  # fastText .bin or embedding-classifier dir (`datamill fit-classifier`); "" = word list only
     label: str = "__label__toxic"  # Dolma's jigsaw hatespeech classifier's positive label
     document_threshold: float = 0.4  # Dolma's "high" threshold (vs ~0.0004 "low")
     sentence_threshold: float = 0.4  # Dolma mixer: remove sentence spans scoring > 0.4
@@ -51,6 +51,9 @@ class ToxicityFilter(Filter):
     remove_sentences: bool = True  # cut toxic sentences out of the text (Dolma mixer)
     min_sentence_words: int = 2  # shorter sentences ("1.", "Yes.") are not scored: too little
     # evidence, the classifier returns its prior (Dolma scores every sentence: 1)
+    # reuse: an embedding classifier scores documents from an upstream `embed` stage's column when
+    # there is one (same encoder: checked; sentences are always embedded here); compute: never reuse
+    embeddings: Literal["reuse", "compute"] = "reuse"
     wordlist_path: FilePath = ""  # LDNOOBW list, one entry per line (e.g. its en file); "" = off
     max_bad_words: int = 0  # drop a document with more listed words than this (C4: any)
     disable: tuple[str, ...] = ()  # rule names (see RULES) to switch off
@@ -59,20 +62,19 @@ class ToxicityFilter(Filter):
     def __post_init__(self):
         check_rules(self, self.RULES)
         if not self.model and not self.wordlist_path:
-            raise ValueError("toxicity_filter: set 'model' (fastText .bin), 'wordlist_path', or both")
+            raise ValueError("toxicity_filter: set 'model' (a classifier), 'wordlist_path', or both")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = _text.text_array(table)
         values = {}
         if self.model:
-            model = fasttext_model.load(self.model, self.use)
-            fasttext_model.check_label(model, self.label, self.use, self.model)
-            score = fasttext_model.label_proba(
-                model, fasttext_model.one_line(text, self.normalize), self.label)
+            clf = text_classifier.load(self.model, label=self.label, normalize=self.normalize, stage=self.use)
+            score = text_classifier.document_scores(clf, table, text, reuse_embedding=self.embeddings == "reuse",
+                                                    stage=self.use)
             score[_text.lengths(pc.utf8_trim_whitespace(text)) == 0] = 0.0  # no text, no toxicity
             values["toxicity_score"] = pa.array(score, type=pa.float32())
             if self.sentences:
-                new_text, max_score, n_toxic, n_sentences = self._sentences(model, text.to_pylist())
+                new_text, max_score, n_toxic, n_sentences = self._sentences(clf, text.to_pylist())
                 if self.remove_sentences:
                     values = {"text": pa.array(new_text, type=pa.string()), **values}
                 values["toxicity_max_sentence_score"] = pa.array(max_score, type=pa.float32())
@@ -82,11 +84,10 @@ class ToxicityFilter(Filter):
             values["num_bad_words"] = _wordlist.count_listed(text, self.wordlist_path, self.use)
         return set_columns(table, values)
 
-    def _sentences(self, model, texts: list[str]):
+    def _sentences(self, clf, texts: list[str]):
         spans = [[(m.start(), m.end()) for m in SENTENCE.finditer(t)] for t in texts]
         flat = [t[a:b] for t, s in zip(texts, spans) for a, b in s]
-        scores = fasttext_model.label_proba(
-            model, fasttext_model.one_line(flat, self.normalize), self.label)
+        scores = clf.scores(flat)
         if self.min_sentence_words > 1:
             scores[np.array([len(x.split()) < self.min_sentence_words for x in flat], dtype=bool)] = 0.0
         counts = np.array([len(s) for s in spans], dtype=np.int64)
