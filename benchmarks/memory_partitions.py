@@ -155,6 +155,8 @@ def main() -> None:
             for stages, size in runs:
                 runs[stages, size].append(measure(size, args.partition_mb, args.workers, args.memory_limit_mb,
                                                   Path(tmp), tuple(stages.split(","))))
+            if args.record:  # after every repeat: a run cut short still leaves its complete repeats
+                write_record(rec, runs)
     results = []
     for stages in args.stages:
         rows = [runs[stages, s][-1] for s in args.sizes]
@@ -169,13 +171,16 @@ def main() -> None:
             for r in rows:
                 print("| " + " | ".join(str(r[c]) for c in cols) + " |")
             print(f"\nlargest / smallest (last repeat): {growth}")
-    if args.record:
-        for (stages, size), rs in runs.items():
-            for key, unit in (("worker_peak_mb", "MB"), ("driver_peak_mb", "MB"), ("seconds", "s")):
-                rec.figure(key, [r[key] for r in rs], unit=unit, stages=stages, corpus_mb=size)
-        rec.details(runs=[{"stages": st, "size_mb": s, "runs": rs} for (st, s), rs in runs.items()])
-        rec.write()
     print(json.dumps(results))
+
+
+def write_record(rec: Record, runs: dict[tuple[str, float], list[dict]]) -> None:
+    rec.data["figures"] = []
+    for (stages, size), rs in runs.items():
+        for key, unit in (("worker_peak_mb", "MB"), ("driver_peak_mb", "MB"), ("seconds", "s")):
+            rec.figure(key, [r[key] for r in rs], unit=unit, stages=stages, corpus_mb=size)
+    rec.details(runs=[{"stages": st, "size_mb": s, "runs": rs} for (st, s), rs in runs.items()])
+    rec.write()
 
 
 if __name__ == "__main__":

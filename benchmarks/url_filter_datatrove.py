@@ -67,8 +67,9 @@ def main(assets: Path) -> None:
           f"{sum(r is not None for r in ours[:len(real)])} of the real ones")
     lists = {n: hashlib.sha256((assets / f"{n}.txt").read_bytes()).hexdigest()
              for n in ("banned_words", "soft_banned_words", "banned_subwords")}
-    rec = Record("url_filter_datatrove", command=f"PYTHONPATH=. python benchmarks/url_filter_datatrove.py {assets}",
-                 params={"urls": len(urls), "real_urls": len(real), "datatrove_lists_sha256": lists},
+    rec = Record("url_filter_datatrove", command="PYTHONPATH=. python benchmarks/url_filter_datatrove.py "
+                 "DATATROVE/src/datatrove/assets", params={"urls": len(urls), "real_urls": len(real), "assets": str(assets),
+                                                           "datatrove_lists_sha256": lists},
                  note="agreement counts of one deterministic run (no timing)")
     rec.figure("removed", [sum(r is not None for r in ours)], unit="URLs", impl="datamill", urls="all")
     rec.figure("removed", [sum(r is not None for r in ours[:len(real)])], unit="URLs", impl="datamill", urls="real")

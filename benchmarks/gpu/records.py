@@ -33,11 +33,11 @@ def minhash(rec: Record, out: dict) -> None:
 
 
 def embeddings(rec: Record, out: dict) -> None:
-    """benchmarks/gpu/embeddings.py: medians of its --repeats, as printed."""
+    """benchmarks/gpu/embeddings.py: every run where it printed them (``runs``), else its medians."""
     for impl, key in (("datamill", "datamill_docs_per_s"), ("sentence-transformers-bs32", "st_encode_bs32_docs_per_s"),
                       ("sentence-transformers-bs256", "st_encode_bs256_docs_per_s"),
                       ("forward-only", "forward_only_docs_per_s"), ("tokenize-only", "tokenize_only_docs_per_s")):
-        rec.figure("docs_per_s", [out[key]], unit="docs/s", impl=impl)
+        rec.figure("docs_per_s", out.get("runs", {}).get(key) or [out[key]], unit="docs/s", impl=impl)
     rec.details(**{k: out[k] for k in ("device", "docs", "chars_per_doc", "max_length", "batch_size",
                                        "tokenizer_processes", "min_cosine_vs_st") if k in out})
 
