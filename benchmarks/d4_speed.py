@@ -1,20 +1,24 @@
 """D4 on CPU, side by side in one process.
 
-    .venv/bin/python benchmarks/d4_speed.py [--rows 30000] [--embed-docs 256]
+    .venv/bin/python benchmarks/d4_speed.py [--rows 30000] [--embed-docs 256] [--repeats 3]
 
 1. SemDeDup on ``--rows`` unit vectors (d=384, a mixture of 200 topics, 10% planted near-copies
-   at cosine ~0.97): datamill's ``semdedup`` stage on a 2-worker Dask cluster, 8 partitions, vs a
-   single-process transcription of the SemDeDup reference (faiss spherical k-means on all rows,
-   per cluster sort by centroid distance, ``triu(E Eᵀ).max(0)``, drop > 1 - ε). Both with ε=0.1
-   and K = sqrt(N); reports wall seconds, planted copies removed and unrelated rows removed.
+   at cosine ~0.97): datamill's ``semdedup`` stage on a 2-worker Dask cluster, 8 partitions, vs
+   our own single-process re-implementation of the SemDeDup reference algorithm (no packaged
+   reference library is available offline): faiss spherical k-means on all rows, per cluster
+   sort by centroid distance, ``triu(E Eᵀ).max(0)``, drop > 1 - ε. Both with ε=0.1 and
+   K = sqrt(N), repeats interleaved; wall seconds, planted copies removed, unrelated rows removed.
 2. Embedding on CPU: datamill's Embedder vs sentence-transformers ``encode()`` on the same real
-   paragraphs (SQuALITY stories from ../shared/data), 128 tokens, 1 thread pool.
+   paragraphs (SQuALITY stories from ../shared/data), 128 tokens, 1 thread pool, interleaved.
+
+Writes benchmarks/results/d4_speed.json (every repeat).
 """
 
 import argparse
 import json
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from record import Record  # noqa: E402  (this script's folder)
 
 
 def planted_vectors(n: int, d: int = 384, seed: int = 0):
@@ -57,7 +63,7 @@ def reference_semdedup(x: np.ndarray, eps: float, seed: int = 1234) -> np.ndarra
     return keep
 
 
-def bench_semdedup(rows: int) -> dict:
+def bench_semdedup(rows: int, repeats: int) -> dict:
     from distributed import Client, LocalCluster
 
     from datamill.partitions import Partitions, PlanContext
@@ -77,23 +83,25 @@ def bench_semdedup(rows: int) -> dict:
         return {"planted_pairs_deduplicated": float(pair_gone.mean()),
                 "unrelated_removed": float((~keep[unrelated]).mean()), "kept_fraction": float(keep.mean())}
 
-    t = time.perf_counter()
-    ref_keep = reference_semdedup(x, 0.1)
-    ref_s = time.perf_counter() - t
+    ours_s, ref_s = [], []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        t = time.perf_counter()
-        ctx = PlanContext(stage_name="bench", stage_dir=".", client=client)
-        out = SemDeDup(eps=0.1).plan(ctx, Partitions(client, client.scatter(parts, hash=False))).gather()
-        ours_s = time.perf_counter() - t
+        for _ in range(repeats):  # interleaved: both sides see the same machine load
+            t = time.perf_counter()
+            ref_keep = reference_semdedup(x, 0.1)
+            ref_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ctx = PlanContext(stage_name="bench", stage_dir=".", client=client)
+            out = SemDeDup(eps=0.1).plan(ctx, Partitions(client, client.scatter(parts, hash=False))).gather()
+            ours_s.append(time.perf_counter() - t)
     out = pa.concat_tables(out)
     keep = np.zeros(rows, bool)
     keep[[int(i[1:]) for i in out.filter(pa.compute.is_null(out.column("_removal_reason"))).column("id").to_pylist()]] = True
-    return {"rows": rows, "datamill_s": round(ours_s, 2), "reference_s": round(ref_s, 2),
+    return {"rows": rows, "datamill_s": ours_s, "reference_s": ref_s,
             "datamill": quality(keep), "reference": quality(ref_keep)}
 
 
-def bench_embed(n_docs: int) -> dict:
+def bench_embed(n_docs: int, repeats: int) -> dict:
     from sentence_transformers import SentenceTransformer
 
     from datamill.stages.semantic.encoders import Embedder, resolve_model_dir
@@ -110,7 +118,7 @@ def bench_embed(n_docs: int) -> dict:
     ours.embed(texts[:64])
     st.encode(texts[:64])
     a, b = [], []
-    for _ in range(3):  # alternate so both see the same machine load
+    for _ in range(repeats):  # alternate so both see the same machine load
         t = time.perf_counter()
         v = ours.embed(texts)
         a.append(time.perf_counter() - t)
@@ -118,20 +126,33 @@ def bench_embed(n_docs: int) -> dict:
         w = st.encode(texts, batch_size=64, normalize_embeddings=True)
         b.append(time.perf_counter() - t)
     return {"docs": len(texts), "chars_per_doc": round(float(np.mean([len(t) for t in texts]))),
-            "datamill_docs_per_s": round(len(texts) / statistics.median(a), 1),
-            "st_encode_docs_per_s": round(len(texts) / statistics.median(b), 1),
-            "ratio": round(statistics.median(b) / statistics.median(a), 2),
-            "min_cosine": round(float((v * w).sum(axis=1).min()), 5)}
+            "datamill_s": a, "st_encode_s": b, "min_cosine": round(float((v * w).sum(axis=1).min()), 5)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=30_000)
     ap.add_argument("--embed-docs", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    print(json.dumps({"semdedup": bench_semdedup(args.rows)}))
+    rec = Record("d4_speed", command="python benchmarks/d4_speed.py " + " ".join(sys.argv[1:]), params=vars(args),
+                 packages=["numpy", "faiss-cpu", "dask", "distributed", "sentence-transformers", "torch"],
+                 note="SemDeDup baseline: our re-implementation of the reference algorithm, one process")
+    sem = bench_semdedup(args.rows, args.repeats)
+    rec.figure("semdedup_seconds", sem.pop("datamill_s"), unit="s", impl="datamill", corpus="planted-vectors")
+    rec.figure("semdedup_seconds", sem.pop("reference_s"), unit="s", impl="reference-reimplementation",
+               corpus="planted-vectors")
+    rec.details(semdedup=sem)
+    print(json.dumps({"semdedup": sem}))
     if args.embed_docs:
-        print(json.dumps({"embed_cpu": bench_embed(args.embed_docs)}))
+        emb = bench_embed(args.embed_docs, args.repeats)
+        rec.figure("embed_docs_per_s", [emb["docs"] / t for t in emb.pop("datamill_s")], unit="docs/s",
+                   impl="datamill", corpus="squality-paragraphs")
+        rec.figure("embed_docs_per_s", [emb["docs"] / t for t in emb.pop("st_encode_s")], unit="docs/s",
+                   impl="sentence-transformers", corpus="squality-paragraphs")
+        rec.details(embed_cpu=emb)
+        print(json.dumps({"embed_cpu": emb}))
+    rec.write()
 
 
 if __name__ == "__main__":

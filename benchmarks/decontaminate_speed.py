@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +40,7 @@ TARGET = 2000  # docs/s/core, the acceptance figure
 from datamill.stages.decontaminate import Decontaminate, Reference  # noqa: E402
 from datamill.stages.ngram_index import build_index  # noqa: E402
 from filters_quality_data import windows  # noqa: E402  (this script's folder)
+from record import Record  # noqa: E402  (this script's folder)
 
 
 def stories() -> tuple[list[str], list[list[str]]]:
@@ -114,6 +114,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--docs", type=int, default=1000)
     p.add_argument("--refs", type=int, default=100_000)
     args = p.parse_args(argv)
+    rec = Record("decontaminate_speed", command="cd benchmarks && PYTHONPATH=..:. python decontaminate_speed.py "
+                 + " ".join(argv), params=vars(args), packages=["numpy", "pyarrow"],
+                 note="one core, process CPU time; datamill and the plain-Python scan interleaved")
 
     docs, refs, planted = make_data(args.docs, args.refs)
     stage = Decontaminate(references={"bench": Reference(path="-", fields=("text",))}, mode="annotate")
@@ -132,19 +135,15 @@ def main(argv: list[str]) -> int:
     py_found = {i for i, f in enumerate(py) if f}
     rates = {k: [len(docs) / s for s in v] for k, v in runs.items()}
     med = {k: statistics.median(v) for k, v in rates.items()}
+    for impl, r in rates.items():
+        rec.figure("docs_per_s_per_core", r, unit="docs/s/core", impl=impl, corpus="squality-2kb-windows")
     result = {
         "docs": len(docs), "mean_doc_chars": sum(map(len, docs)) / len(docs), "reference_items": len(refs),
         "index_entries": int(len(index.hashes)), "index_build_cpu_s": build_s, "planted": len(planted),
         "found": len(found), "planted_found": len(planted & found), "python_found": len(py_found),
-        "same_documents_as_python": found == py_found, "cpu_seconds": runs, "docs_per_s_per_core": rates,
-        "median_docs_per_s_per_core": med, "target_docs_per_s_per_core": TARGET,
-        "meets_target": med["datamill"] >= TARGET,
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "loadavg_after": os.getloadavg(), "note": "2 cores shared with other engineers' jobs"},
-        "versions": {"python": sys.version.split()[0], "numpy": np.__version__, "pyarrow": pa.__version__},
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "decontaminate_speed.json").write_text(json.dumps(result, indent=1) + "\n")
+        "same_documents_as_python": found == py_found, "meets_target": med["datamill"] >= TARGET}
+    rec.details(**result)
+    rec.write()
     rows = [f"| {k} | {med[k]:,.0f} | {min(v):,.0f}–{max(v):,.0f} |" for k, v in rates.items()]
     md = "\n".join([
         f"# decontaminate: scan throughput ({len(docs)} docs of ~{result['mean_doc_chars']:,.0f} chars, "

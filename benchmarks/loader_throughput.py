@@ -9,7 +9,8 @@ half the documents with an 8-token MeCo prefix, 3 sources, 64M-token files), the
   strip     the same in MeCo cooldown mode (prefixes cut out: more pieces per window)
   weighted  explicit source weights (stride scheduling) and 8 data-parallel ranks' schedule
 
-Each number is the median of --repeats runs of --batches batches; tokens = B × T per batch.
+Each repeat times --batches batches of every configuration in turn (interleaved); tokens =
+B × T per batch. Writes benchmarks/results/loader_throughput.json (every repeat).
 
     python benchmarks/loader_throughput.py --tokens 100_000_000 --batch 32 --seq-len 1024
 """
@@ -30,6 +31,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.record import Record  # noqa: E402
 from datamill import shards as fmt  # noqa: E402
 from datamill.train.data import ShardLoader  # noqa: E402
 
@@ -62,15 +64,18 @@ def write_synthetic(out: Path, tokens: int, vocab: int = 32000, per_shard: int =
                                            "eos_id": eos}, "dtype": "uint16", "shards": entries})
 
 
-def timed(fn, batches: int, repeats: int, tokens_per_batch: int) -> float:
-    fn()  # warm-up: page cache, permutations
-    rates = []
+def interleaved(fns: dict, batches: int, repeats: int, tokens_per_batch: int) -> dict[str, list[float]]:
+    """tokens/s of every configuration per repeat, the configurations taking turns."""
+    for fn in fns.values():
+        fn()  # warm-up: page cache, permutations
+    rates: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(batches):
-            fn()
-        rates.append(batches * tokens_per_batch / (time.perf_counter() - t))
-    return statistics.median(rates)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(batches):
+                fn()
+            rates[name].append(batches * tokens_per_batch / (time.perf_counter() - t))
+    return rates
 
 
 def main() -> None:
@@ -82,6 +87,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--trainer-tokens-per-s", type=float, default=500_000)  # docs/PERFORMANCE.md, "Anchors": a 124M model on one H100/H200
     args = ap.parse_args()
+    rec = Record("loader_throughput", command="python benchmarks/loader_throughput.py " + " ".join(sys.argv[1:]),
+                 params=vars(args), packages=["numpy", "pyarrow"])
     B, T = args.batch, args.seq_len
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -101,16 +108,15 @@ def main() -> None:
         strip = ShardLoader([tmp], seq_len=T, batch_size=B, val_fraction=0.0, strip_metadata=True, verify="none")
         weighted = ShardLoader([tmp], seq_len=T, batch_size=B, val_fraction=0.0, verify="none", rank=3,
                                world_size=8, weights={"web": 0.5, "books": 0.3, "code": 0.2})
-        res = {name: timed(fn, args.batches, args.repeats, B * T)
-               for name, fn in (("raw", raw), ("loader", loader.next_batch), ("strip", strip.next_batch),
-                                ("weighted", weighted.next_batch))}
-    print(json.dumps({
-        "tokens": args.tokens, "batch": B, "seq_len": T, "write_s": round(write_s, 2),
-        "open_verify_s": round(open_s, 2),
-        **{f"{k}_Mtok_s": round(v / 1e6, 1) for k, v in res.items()},
-        **{f"{k}_vs_raw": round(v / res["raw"], 3) for k, v in res.items() if k != "raw"},
-        **{f"{k}_vs_trainer": round(v / args.trainer_tokens_per_s, 1) for k, v in res.items() if k != "raw"},
-    }))
+        rates = interleaved({"raw": raw, "loader": loader.next_batch, "strip": strip.next_batch,
+                             "weighted": weighted.next_batch}, args.batches, args.repeats, B * T)
+    for name, r in rates.items():
+        rec.figure("tokens_per_s", r, unit="tokens/s", impl=name)
+    rec.details(write_s=round(write_s, 2), open_verify_s=round(open_s, 2))
+    rec.write()
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(json.dumps({f"{k}_Mtok_s": round(v / 1e6, 1) for k, v in med.items()}
+                     | {f"{k}_vs_trainer": round(v / args.trainer_tokens_per_s, 1) for k, v in med.items()}))
 
 
 if __name__ == "__main__":

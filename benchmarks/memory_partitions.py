@@ -9,6 +9,9 @@ process (psutil, every 20 ms). Prints a Markdown table and one JSON line.
     python benchmarks/memory_partitions.py          # 24 MB and 240 MB, with and without exact_dedup
     python benchmarks/memory_partitions.py --sizes 2 20 --partition-mb 0.5 --workers 1 \
         --stages clean_text,length_filter --json    # what tests/reliability/test_resources.py runs
+
+With --record, writes benchmarks/results/memory_partitions.json: every repeat of every
+(pipeline, size) run, the runs of one repeat taking turns.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import argparse
 import json
 import logging
 import random
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import Record  # noqa: E402  (this script's folder)
 
 DOC_WORDS = 350  # ~2 KB documents, like the MinHash and filter benchmarks (results/minhash.md, results/filters.md)
 
@@ -136,24 +143,44 @@ def main() -> None:
     p.add_argument("--stages", nargs="+", default=["clean_text,length_filter", "clean_text,length_filter,exact_dedup"],
                    help="one pipeline per argument: comma-separated stage names")
     p.add_argument("--json", action="store_true", help="only the JSON line")
+    p.add_argument("--repeats", type=int, default=1, help="runs of every (pipeline, size), interleaved")
+    p.add_argument("--record", action="store_true", help="write results/memory_partitions.json")
     args = p.parse_args()
-    results = []
+    rec = Record("memory_partitions", command="python benchmarks/memory_partitions.py " + " ".join(sys.argv[1:]),
+                 params=vars(args), packages=["dask", "distributed", "psutil"],
+                 note="RSS sampled every 20 ms; wall seconds on a shared machine")
+    runs: dict[tuple[str, float], list[dict]] = {(st, s): [] for st in args.stages for s in args.sizes}
     with tempfile.TemporaryDirectory(prefix="datamill-mem-") as tmp:
-        for stages in args.stages:
-            rows = [measure(s, args.partition_mb, args.workers, args.memory_limit_mb, Path(tmp), tuple(stages.split(",")))
-                    for s in args.sizes]
-            growth = {k: round(rows[-1][k] / max(rows[0][k], 1), 2)
-                      for k in ("corpus_mb", "seconds", "worker_peak_mb", "driver_peak_mb")}
-            work = [r["worker_peak_mb"] - r["worker_idle_mb"] for r in rows]
-            growth["worker_above_idle"] = round(work[-1] / max(work[0], 1), 2)
-            results.append({"stages": stages, "runs": rows, "growth": growth})
-            if not args.json:
-                cols = list(rows[0])
-                print(f"\nread -> {stages.replace(',', ' -> ')}\n\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
-                for r in rows:
-                    print("| " + " | ".join(str(r[c]) for c in cols) + " |")
-                print(f"\nlargest / smallest: {growth}")
+        for _ in range(args.repeats):
+            for stages, size in runs:
+                runs[stages, size].append(measure(size, args.partition_mb, args.workers, args.memory_limit_mb,
+                                                  Path(tmp), tuple(stages.split(","))))
+            if args.record:  # after every repeat: a run cut short still leaves its complete repeats
+                write_record(rec, runs)
+    results = []
+    for stages in args.stages:
+        rows = [runs[stages, s][-1] for s in args.sizes]
+        growth = {k: round(rows[-1][k] / max(rows[0][k], 1), 2)
+                  for k in ("corpus_mb", "seconds", "worker_peak_mb", "driver_peak_mb")}
+        work = [r["worker_peak_mb"] - r["worker_idle_mb"] for r in rows]
+        growth["worker_above_idle"] = round(work[-1] / max(work[0], 1), 2)
+        results.append({"stages": stages, "runs": rows, "growth": growth})
+        if not args.json:
+            cols = list(rows[0])
+            print(f"\nread -> {stages.replace(',', ' -> ')}\n\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+            for r in rows:
+                print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+            print(f"\nlargest / smallest (last repeat): {growth}")
     print(json.dumps(results))
+
+
+def write_record(rec: Record, runs: dict[tuple[str, float], list[dict]]) -> None:
+    rec.data["figures"] = []
+    for (stages, size), rs in runs.items():
+        for key, unit in (("worker_peak_mb", "MB"), ("driver_peak_mb", "MB"), ("seconds", "s")):
+            rec.figure(key, [r[key] for r in rs], unit=unit, stages=stages, corpus_mb=size)
+    rec.details(runs=[{"stages": st, "size_mb": s, "runs": rs} for (st, s), rs in runs.items()])
+    rec.write()
 
 
 if __name__ == "__main__":

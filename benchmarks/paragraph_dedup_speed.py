@@ -8,6 +8,8 @@ Two figures, repeats interleaved:
 - per step: process CPU time of each per-partition step in this process (one thread).
 
     .venv/bin/python benchmarks/paragraph_dedup_speed.py [--repeats 5] [--parts 8]
+
+Writes benchmarks/results/paragraph_dedup_speed.json (every repeat).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from datamill.pipeline.pydocs import python_docs  # noqa: E402
 from datamill.stages.exact_dedup import ExactDedup  # noqa: E402
 from datamill.stages.paragraph_dedup import ParagraphDedup, normalise  # noqa: E402
 from filters_quality_data import DATA, book_docs  # noqa: E402  (this script's folder)
+from record import Record  # noqa: E402  (this script's folder)
 
 
 def web_pages() -> list[dict]:
@@ -85,6 +88,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--parts", type=int, default=8)
     args = p.parse_args(argv)
+    rec = Record("paragraph_dedup_speed", command="PYTHONPATH=. python benchmarks/paragraph_dedup_speed.py "
+                 + " ".join(argv), params=vars(args), packages=["pyarrow", "dask", "distributed"],
+                 note="per step: process CPU time, one thread; end to end: wall seconds, one Dask worker thread")
     from distributed import Client, LocalCluster
 
     table = corpus()
@@ -114,6 +120,11 @@ def main(argv: list[str]) -> int:
                 times[name].append(cpu(fn))
             times["paragraph_dedup end to end"].append(end_to_end(client, stage, parts))
             times["exact_dedup end to end"].append(end_to_end(client, exact, parts))
+    for name, ts in times.items():
+        rec.figure("docs_per_s", [n / t for t in ts], unit="docs/s", step=name,
+                   corpus="web-trafilatura+python-docs+squality")
+    rec.details(docs=n)
+    rec.write()
     print(f"\n{args.repeats} interleaved repeats, {len(parts)} partitions\n")
     print("| step | docs/s (median) | min | max |\n| --- | ---: | ---: | ---: |")
     for name, ts in times.items():

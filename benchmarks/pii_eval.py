@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from datamill.filters.pii_detectors import KINDS, detect  # noqa: E402
+from benchmarks.record import Record  # noqa: E402
 from tests.filters.pii_cases import generate, score  # noqa: E402
 
 REVIEW = ROOT / "tests" / "filters" / "pii_review.json"
@@ -78,6 +79,7 @@ def synthetic(n_docs: int, seeds: list[int]) -> dict:
     for kind in KINDS:
         per = [r[kind] for r in runs]
         out[kind] = {m: _summary([p[m] for p in per]) for m in ("precision", "recall")}
+        out[kind]["per_seed"] = {m: [p[m] for p in per] for m in ("precision", "recall")}
         out[kind].update({m: sum(p[m] for p in per) for m in ("tp", "fp", "fn", "exact_spans")})
         out[kind]["missed_examples"] = misses.get(kind, [])[:8]
     fp = Counter()
@@ -123,7 +125,7 @@ def speed(pages: list[dict], repeats: int = 3) -> dict:
             detect(t)
         times.append(time.perf_counter() - t0)
     return {"mb": round(mb, 2), "docs": len(texts), "seconds": _summary(times),
-            "mb_per_s": round(mb / statistics.median(times), 2)}
+            "mb_per_s": round(mb / statistics.median(times), 2), "mb_per_s_runs": [mb / t for t in times]}
 
 
 def _summary(values: list[float]) -> dict:
@@ -168,14 +170,21 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--review-draft", default=None, help="write real-page detections with context here (local only)")
     args = ap.parse_args(argv)
+    rec = Record("pii_eval", command="PYTHONPATH=. python benchmarks/pii_eval.py " + " ".join(argv or sys.argv[1:]),
+                 params={"docs": args.docs, "seeds": args.seeds}, note="faker set: one repeat per seed")
     shared = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))
     pages = real_pages(shared)
     res = {"machine": "shared 2-core machine, loaded by other jobs", "docs": args.docs, "seeds": args.seeds,
            "synthetic": synthetic(args.docs, args.seeds), "real_pages": real(pages, args.review_draft),
            "speed": speed(pages)}
-    out = ROOT / "benchmarks" / "results"
-    (out / "pii_eval.json").write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
-    (out / "pii.md").write_text(markdown(res))
+    for kind in KINDS:
+        per_seed = res["synthetic"][kind].pop("per_seed")
+        for metric in ("precision", "recall"):
+            rec.figure(metric, per_seed[metric], unit="fraction", kind=kind, corpus="faker-8-locales")
+    rec.figure("detect_speed", res["speed"].pop("mb_per_s_runs"), unit="MB/s", corpus="web-trafilatura")
+    rec.details(synthetic=res["synthetic"], real_pages=res["real_pages"], speed=res["speed"])
+    rec.write()
+    (ROOT / "benchmarks" / "results" / "pii.md").write_text(markdown(res))
     print(markdown(res))
 
 

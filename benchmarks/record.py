@@ -80,19 +80,27 @@ def summary(values: list[float]) -> dict:
 
 class Record:
     def __init__(self, name: str, *, command: str, params: dict | None = None,
-                 packages: list[str] = (), note: str = ""):
+                 packages: list[str] = (), note: str = "", imported: dict | None = None):
+        """``imported`` ({recorded, machine, load_note, versions, source}) makes a record of an older
+        raw output: its own date, machine and versions, the file pinned by ``source``, and a load
+        marked as not recorded instead of this machine's."""
         self.name = name
+        live = imported is None
         self.data = {
             "benchmark": name,
-            "command": command,
-            "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "load": {"start": load()},
-            "versions": versions(list(packages)),
+            "command": command.strip(),
+            "recorded": (_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds") if live
+                         else imported["recorded"]),
+            "machine": machine() if live else imported["machine"],
+            "load": {"start": load()} if live else {"start": None, "end": None, "note": imported["load_note"]},
+            "versions": versions(list(packages)) if live else imported["versions"],
             "params": params or {},
             "note": note,
             "figures": [],
+            "details": {},
         }
+        if not live:
+            self.data["source"] = imported["source"]
 
     def figure(self, name: str, repeats: list[float], *, unit: str, **labels) -> dict:
         """Add one measured quantity with every repeat; labels say which side/corpus it is."""
@@ -103,8 +111,13 @@ class Record:
         self.data["figures"].append(fig)
         return fig
 
+    def details(self, **values) -> None:
+        """Context that is not a timed figure (counts, agreement checks, per-kind tables)."""
+        self.data["details"].update(values)
+
     def write(self, path: Path | None = None) -> Path:
-        self.data["load"]["end"] = load()
+        if self.data["load"]["start"] is not None:
+            self.data["load"]["end"] = load()
         path = Path(path) if path else RESULTS / f"{self.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.data, indent=1) + "\n")

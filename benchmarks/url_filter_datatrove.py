@@ -6,10 +6,14 @@ lists' words (random case, separators and hosts). Prints disagreements with the 
 first (datamill's reading) and as datatrove reads it (case-sensitive tokens).
 
     PYTHONPATH=. .venv/bin/python benchmarks/url_filter_datatrove.py DATATROVE/src/datatrove/assets
+
+Writes benchmarks/results/url_filter_datatrove.json: counts (one deterministic run), with the
+sha256 of each datatrove list read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -20,6 +24,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from datamill.filters.url_filter import URLFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import Record  # noqa: E402  (this script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -58,10 +65,21 @@ def main(assets: Path) -> None:
     ours = stage.reasons(stage.annotate(table)).to_pylist()
     print(f"{len(urls)} URLs ({len(real)} real); datamill removes {sum(r is not None for r in ours)}, "
           f"{sum(r is not None for r in ours[:len(real)])} of the real ones")
+    lists = {n: hashlib.sha256((assets / f"{n}.txt").read_bytes()).hexdigest()
+             for n in ("banned_words", "soft_banned_words", "banned_subwords")}
+    rec = Record("url_filter_datatrove", command="PYTHONPATH=. python benchmarks/url_filter_datatrove.py "
+                 "DATATROVE/src/datatrove/assets", params={"urls": len(urls), "real_urls": len(real), "assets": str(assets),
+                                                           "datatrove_lists_sha256": lists},
+                 note="agreement counts of one deterministic run (no timing)")
+    rec.figure("removed", [sum(r is not None for r in ours)], unit="URLs", impl="datamill", urls="all")
+    rec.figure("removed", [sum(r is not None for r in ours[:len(real)])], unit="URLs", impl="datamill", urls="real")
     for lower in (True, False):
         theirs = [reference(u, lower) for u in urls]
         diff = [(u, a, b) for u, a, b in zip(urls, ours, theirs) if a != b]
         print(f"datatrove's rules, URL lower-cased={lower}: {len(diff)} disagree; e.g. {diff[:2]}")
+        rec.figure("disagreements", [len(diff)], unit="URLs", datatrove_reading="lower-cased" if lower else "as written")
+        rec.details(**{f"examples_{'lower' if lower else 'as_written'}": diff[:5]})
+    rec.write()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ every rule (blocklist, allowlist, a substring, and LDNOOBW's `en` list as banned
 sub-words); and, for scale, datatrove's way of looking a domain up (one tldextract call per URL).
 
     PYTHONPATH=. .venv/bin/python benchmarks/url_filter_speed.py [--repeats 5] [--rows 99000]
+
+Writes benchmarks/results/url_filter_speed.json (every repeat).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +29,7 @@ import pyarrow as pa
 pa.set_cpu_count(1)  # one core: Arrow kernels must not fan out to other threads
 
 from datamill.filters import _url_lists  # noqa: E402
+from benchmarks.record import Record  # noqa: E402
 from datamill.filters.url_filter import URLFilter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +41,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rows", type=int, default=99_000)
     args = ap.parse_args()
+    rec = Record("url_filter_speed", command="PYTHONPATH=. python benchmarks/url_filter_speed.py "
+                 + " ".join(sys.argv[1:]), params=vars(args), packages=["pyarrow", "tldextract"],
+                 note="one thread, process CPU time; configurations interleaved")
     urls = sorted(json.loads((DATA / "web-trafilatura" / "evaldata.json").read_text()))
     urls = (urls * (args.rows // len(urls) + 1))[: args.rows]
     table = pa.table({"id": [str(i) for i in range(len(urls))], "text": [""] * len(urls), "url": urls})
@@ -56,7 +63,8 @@ def main() -> None:
     }
     start = time.process_time()
     _url_lists.host_list(str(tmp / "big.txt"), (), "bench")
-    print(f"loading the 1M-domain list: {time.process_time() - start:.2f} s CPU (once per worker process)")
+    load_s = time.process_time() - start
+    print(f"loading the 1M-domain list: {load_s:.2f} s CPU (once per worker process)")
 
     def datatrove_style(t):  # tldextract per URL, then registered domain / fqdn set lookups
         ext = _url_lists._EXTRACTOR[0]
@@ -78,6 +86,11 @@ def main() -> None:
             start = time.process_time()
             fn(table)
             times[name].append(time.process_time() - start)
+    for name, ts in times.items():
+        rec.figure("docs_per_s_per_core", [len(urls) / t for t in ts], unit="docs/s/core", config=name,
+                   corpus="web-trafilatura-urls")
+    rec.details(list_load_cpu_s_1m_domains=round(load_s, 2))
+    rec.write()
     print(f"\n{len(urls):,} URLs, {args.repeats} interleaved repeats, docs/s per core: median (min-max)\n")
     print("| configuration | docs/s |\n| --- | --- |")
     for name, ts in times.items():

@@ -43,13 +43,15 @@ def synthetic_texts(tokenizer_json: str, n_unique: int, words: int, seed: int = 
     return texts
 
 
-def rate(fn, n: int, repeats: int, budget_s: float = 20.0) -> float:
-    """n / median seconds of up to ``repeats`` runs (fewer once ``budget_s`` is spent)."""
+def rate(fn, n: int, repeats: int, runs: list, budget_s: float = 20.0) -> float:
+    """n / median seconds of up to ``repeats`` runs (fewer once ``budget_s`` is spent); every
+    run's docs/s is appended to ``runs``."""
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
+        runs.append(n / times[-1])
         if sum(times) > budget_s:
             break
     return n / statistics.median(times)
@@ -88,14 +90,16 @@ def main() -> None:
         "device": torch.cuda.get_device_name() if emb.device.type == "cuda" else "cpu",
         "torch": torch.__version__, "docs": len(texts), "chars_per_doc": float(np.mean([len(t) for t in unique])),
         "tokens_per_doc": float(lengths.mean()), "max_length": args.max_length,
-        "batch_size": args.batch_size, "tokenizer_processes": emb.processes,
+        "batch_size": args.batch_size, "tokenizer_processes": emb.processes, "runs": {},
     }
+    runs = result["runs"]
     vectors = {}
 
     def run_datamill():
         vectors["datamill"] = emb.embed(texts)
 
-    result["datamill_docs_per_s"] = rate(run_datamill, len(texts), args.repeats)
+    result["datamill_docs_per_s"] = rate(run_datamill, len(texts), args.repeats,
+                                         runs.setdefault("datamill_docs_per_s", []))
 
     pool = emb._executor()  # tokenization alone, same processes and batches
     batches = [texts[i:i + args.batch_size] for i in range(0, len(texts), args.batch_size)]
@@ -104,7 +108,8 @@ def main() -> None:
         for _ in pool.map(emb._tokenize, batches):
             pass
 
-    result["tokenize_only_docs_per_s"] = rate(run_tokenize, len(texts), max(1, args.repeats - 1))
+    result["tokenize_only_docs_per_s"] = rate(run_tokenize, len(texts), max(1, args.repeats - 1),
+                                              runs.setdefault("tokenize_only_docs_per_s", []))
 
     ids, lens = tokenize_batch(emb.tokenizer, texts[:args.batch_size], args.max_length)
     ids_t = torch.from_numpy(ids).to(emb.device).long()
@@ -118,7 +123,8 @@ def main() -> None:
             torch.cuda.synchronize()
 
     run_forward()
-    result["forward_only_docs_per_s"] = rate(run_forward, steps * len(ids), args.repeats)
+    result["forward_only_docs_per_s"] = rate(run_forward, steps * len(ids), args.repeats,
+                                             runs.setdefault("forward_only_docs_per_s", []))
 
     st = SentenceTransformer(args.model_dir, device=args.device)
     if emb.device.type == "cuda":
@@ -130,14 +136,15 @@ def main() -> None:
         def run_st(bs=bs):
             vectors[f"st{bs}"] = st.encode(sub, batch_size=bs, normalize_embeddings=True,
                                            convert_to_numpy=True)
-        result[f"st_encode_bs{bs}_docs_per_s"] = rate(run_st, len(sub), 1)
+        key = f"st_encode_bs{bs}_docs_per_s"
+        result[key] = rate(run_st, len(sub), 1, runs.setdefault(key, []))
     best_st = max(result["st_encode_bs32_docs_per_s"], result["st_encode_bs256_docs_per_s"])
     result["speedup_vs_st_best"] = result["datamill_docs_per_s"] / best_st
     cos = (vectors["datamill"][:len(sub)] * vectors["st256"].astype(np.float32)).sum(axis=1)
     result["min_cosine_vs_st"] = float(cos.min())
     result["seconds_total"] = time.perf_counter() - started
     emb.close()
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))  # runs: unrounded
 
 
 if __name__ == "__main__":

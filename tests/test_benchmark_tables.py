@@ -1,0 +1,103 @@
+"""BENCHMARKS.md is generated from benchmarks/results/*.json: the two must agree, every raw
+file a row cites must exist (only the named pending ones may be missing), and every raw file
+must carry machine, load, versions and every repeat."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import tables
+
+RESULTS = tables.RESULTS
+
+
+def raw_files() -> list[Path]:
+    return sorted(RESULTS.glob("*.json"))
+
+
+def test_committed_table_matches_the_raw_files():
+    assert tables.OUTPUT.read_text() == tables.render(), "run: python benchmarks/tables.py"
+
+
+def test_every_cited_raw_file_exists_except_the_named_pending_ones():
+    cited = {f for row in tables.CPU_ROWS + tables.GPU_ROWS for f in row.files()}
+    missing = {f for f in cited if not (RESULTS / f"{f}.json").exists()}
+    assert missing <= {"minhash_speed", "minhash_recall", "filters_speed"}
+    assert set(tables.PENDING) == {"minhash_speed", "minhash_recall", "filters_speed"}
+
+
+@pytest.mark.parametrize("path", raw_files(), ids=lambda p: p.name)
+def test_raw_file_has_machine_load_versions_repeats(path):
+    raw = json.loads(path.read_text())
+    assert tables.problems(raw) == []
+    source = raw.get("source", {})
+    for name, digest in source.get("files", {}).items():  # an imported older output stays pinned
+        assert hashlib.sha256((tables.HERE.parent / source["folder"] / name).read_bytes()).hexdigest() == digest
+
+
+@pytest.fixture
+def copy(tmp_path, monkeypatch):
+    """The raw files and BENCHMARKS.md copied, and tables pointed at the copies."""
+    shutil.copytree(RESULTS, tmp_path / "results", ignore=shutil.ignore_patterns("*.md", "figures"))
+    shutil.copy(tables.OUTPUT, tmp_path / "BENCHMARKS.md")
+    monkeypatch.setattr(tables, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(tables, "OUTPUT", tmp_path / "BENCHMARKS.md")
+    return tmp_path / "results"
+
+
+def edit(path: Path, change) -> None:
+    raw = json.loads(path.read_text())
+    change(raw)
+    path.write_text(json.dumps(raw))
+
+
+def test_check_fails_when_a_repeat_changes(copy):
+    assert tables.main(["--check"]) == 0
+
+    def slower(raw):
+        fig = raw["figures"][0]
+        fig["repeats"] = [x / 2 for x in fig["repeats"]]
+        fig.update(median=fig["median"] / 2, min=fig["min"] / 2, max=fig["max"] / 2)
+
+    edit(copy / "decontaminate_speed.json", slower)
+    assert tables.main(["--check"]) == 1
+
+
+def test_render_refuses_a_missing_or_incomplete_raw_file(copy):
+    (copy / "loader_throughput.json").unlink()
+    with pytest.raises(FileNotFoundError, match="loader_throughput"):
+        tables.render()
+    shutil.copy(RESULTS / "loader_throughput.json", copy / "loader_throughput.json")
+    edit(copy / "loader_throughput.json", lambda raw: raw.pop("load"))
+    with pytest.raises(ValueError, match="no load"):
+        tables.render()
+
+
+@pytest.mark.parametrize("drop", ["machine", "versions", "repeats", "summary"])
+def test_problems_names_what_is_missing(drop):
+    raw = json.loads((RESULTS / "decontaminate_speed.json").read_text())
+    assert tables.problems(raw) == []
+    if drop == "repeats":
+        raw["figures"][0]["repeats"] = []
+    elif drop == "summary":
+        raw["figures"][0]["median"] += 1
+    else:
+        raw.pop(drop)
+    assert tables.problems(raw)
+
+
+def test_gpu_parsers_reproduce_the_committed_gpu_records(tmp_path):
+    """benchmarks/gpu/records.py (which run_all.py uses) turns the committed H200 outputs into
+    exactly the committed gpu_*.json figures."""
+    from benchmarks.gpu import import_2026_11_26
+
+    import_2026_11_26.main(tmp_path)
+    made = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert made == ["gpu_embeddings.json", "gpu_minhash.json", "gpu_schedulers.json", "gpu_train_loop.json",
+                    "gpu_trainer.json"]
+    for name in made:
+        fresh, committed = (json.loads(p.read_text()) for p in (tmp_path / name, RESULTS / name))
+        assert fresh["figures"] == committed["figures"] and fresh["source"] == committed["source"]
