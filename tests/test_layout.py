@@ -17,7 +17,7 @@ PACKAGE = ROOT / "datamill"
 # lower number = lower layer; a module may import its own layer (without circles) or lower ones
 LAYERS = [
     (0, ("datamill", "datamill.stage", "datamill.partitions", "datamill.order_statistic", "datamill.shards",
-         "datamill.fileio", "datamill.typed_config")),
+         "datamill.fileio", "datamill.typed_config", "datamill.whitespace")),
     (1, ("datamill.stages", "datamill.filters", "datamill.synth", "datamill.schedulers", "datamill.train")),
     (2, ("datamill.catalog",)),
     (3, ("datamill.pipeline",)),

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.stage import require_column
+from datamill.whitespace import split_whitespace  # noqa: F401  (the rule sets' whitespace split)
 
 # Characters trimmed from both ends of a whitespace token to get a "word" (ASCII punctuation
 # plus the typographic quotes, dashes and ellipsis common on the web). A token that is only
@@ -70,17 +71,6 @@ def lines(text: pa.Array, blank: bool = False) -> tuple[pa.Array, np.ndarray]:
         return values, parent
     keep = pc.not_equal(pc.utf8_length(pc.utf8_ltrim_whitespace(values)), 0)
     return pc.filter(values, keep), parent[mask(keep)]
-
-
-def split_whitespace(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Whitespace-separated tokens (none empty) with their parent rows. The text is trimmed
-    first: on a string that ends in whitespace, Arrow's ``utf8_split_whitespace`` decodes the
-    byte after the string's end (the next row's first byte, or whatever an earlier computation
-    left in that memory), so the last token's split depended on unrelated data, and it yields
-    an empty token for each trailing whitespace character after the first."""
-    tokens, parent = flatten(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(text)))
-    keep = pc.not_equal(pc.utf8_length(tokens), 0)  # an empty string's one "" token
-    return pc.filter(tokens, keep), parent[mask(keep)]
 
 
 def words(text: pa.Array) -> tuple[pa.Array, np.ndarray]:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datamill.stage import Filter, Mode, set_column
+from datamill.whitespace import word_counts
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class LengthFilter(Filter):
     def annotate(self, table: pa.Table) -> pa.Table:
         text = table.column("text")
         table = set_column(table, "num_chars", pc.utf8_length(text).cast(pa.int64()))
-        words = pc.list_value_length(pc.utf8_split_whitespace(text)).cast(pa.int64())
+        words = word_counts(text)
         return set_column(table, "num_words", words)
 
     def reasons(self, table: pa.Table) -> pa.Array:

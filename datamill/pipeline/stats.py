@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datamill.whitespace import word_counts
+
 UNIT_BINS = 20
 
 
@@ -49,7 +51,7 @@ def text_measures(table: pa.Table) -> tuple[int, int]:
         return 0, 0
     text = table.column("text")
     nbytes = pc.sum(pc.binary_length(text.cast(pa.binary()))).as_py() or 0
-    words = pc.sum(pc.list_value_length(pc.utf8_split_whitespace(text))).as_py() or 0
+    words = pc.sum(word_counts(text)).as_py() or 0
     return int(nbytes), int(words)
 
 

@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from datamill.whitespace import split_whitespace
+
 _WORD = r"\p{L}\p{N}\p{M}"  # RE2 classes: letters, digits, combining marks
 _SEPARATORS = f"[^{_WORD}]+"
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd: Horner's multiplier (the golden-ratio constant)
@@ -44,11 +46,7 @@ class Words:
 
 def _split(strings: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The maximal runs of word characters of each string, flat, and each run's string index."""
-    pieces = pc.utf8_split_whitespace(pc.replace_substring_regex(strings, _SEPARATORS, " "))
-    flat = pc.list_flatten(pieces)
-    parent = pc.list_parent_indices(pieces).to_numpy().astype(np.int64)
-    keep = pc.greater(pc.binary_length(flat), 0)  # leading/trailing separators leave ""
-    return flat.filter(keep), parent[keep.to_numpy(zero_copy_only=False)]
+    return split_whitespace(pc.replace_substring_regex(strings, _SEPARATORS, " "))
 
 
 def _offsets(parent: np.ndarray, n: int) -> np.ndarray:
