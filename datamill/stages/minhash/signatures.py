@@ -42,15 +42,16 @@ def shingle_hashes(texts, *, ngram: int = 5, shingle: str = "word", **norm) -> t
 
 
 def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "word", seed: int = 1,
-               hash: str = "fast", lowercase: bool = True, punctuation: bool = True,
-               digits: bool = True, whitespace: bool = True, device: str = "cpu") -> np.ndarray:
+               hash: str = "fast", lowercase: bool = True, punctuation: str | bool = "space",
+               digits: bool = True, whitespace: bool = True, diacritics: bool = True,
+               device: str = "cpu") -> np.ndarray:
     """MinHash signatures, ``(len(texts), num_perm)`` uint32. A document with fewer than
     ``ngram`` tokens is one shingle; a document with no tokens gets all ``0xFFFFFFFF``.
     ``device`` other than ``cpu`` (``cuda``, ``auto``) runs the permutations with torch,
     bit-identical (``hash="fast"`` only)."""
     _check(num_perm, ngram, shingle, hash)
     norm = _normalize_for(texts, shingle, lowercase=lowercase, punctuation=punctuation, digits=digits,
-                          whitespace=whitespace)
+                          whitespace=whitespace, diacritics=diacritics)
     data, doc_tok, starts, ends = tokens(norm, shingle)
     if hash == "fast":
         values, doc_sh = _fast_shingle_hashes(data, doc_tok, starts, ends, ngram)
@@ -66,12 +67,13 @@ def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "wo
 
 
 def shingles(texts, *, ngram: int = 5, shingle: str = "word", lowercase: bool = True,
-             punctuation: bool = True, digits: bool = True, whitespace: bool = True) -> list[list[bytes]]:
+             punctuation: str | bool = "space", digits: bool = True, whitespace: bool = True,
+             diacritics: bool = True) -> list[list[bytes]]:
     """The shingles ``signatures`` hashes, as bytes (word n-grams joined by one space), per
     document: feed them to ``datasketch.MinHash.update_batch`` or use them for exact Jaccard."""
     _check(1, ngram, shingle, "fast")
     norm = _normalize_for(texts, shingle, lowercase=lowercase, punctuation=punctuation, digits=digits,
-                          whitespace=whitespace)
+                          whitespace=whitespace, diacritics=diacritics)
     data, doc_tok, starts, ends = tokens(norm, shingle)
     return _shingle_bytes(data, doc_tok, starts, ends, ngram, shingle)
 
