@@ -5,10 +5,12 @@ planted near-copies (``benchmarks/make_debian_corpus.py``), repeats interleaved,
     .venv/bin/python benchmarks/minhash_recall.py --datatrove-python /tmp/dtvenv/bin/python \\
         --corpus debian=bench-data/debian-200k --corpus squality=bench-data/squality-200k
 
-Per repeat and corpus, one after the other: ``minhash_dedup_e2e.py`` (preset fineweb: 14 bands
+First, per corpus (and per ``--pairs-corpus``, which gets no end-to-end run), where a recall
+difference comes from, on the planted pairs alone (see below). Then per repeat and corpus, one
+after the other: ``minhash_dedup_e2e.py`` (preset fineweb: 14 bands
 x 8 rows, word 5-grams, 2 workers) and ``minhash_datatrove.py --tokenizer whitespace`` (the
-same bands and rows, its own normalisation, 2 workers), each a fresh process. Then, once per
-corpus, where the recall difference comes from, on the planted pairs alone (no pipeline): the
+same bands and rows, its own normalisation, 2 workers), each a fresh process; the JSON is rewritten
+after every run. Planted-pair analysis (no pipeline): the
 share of pairs with at least one equal band ("pair recall") and the S-curve's prediction from
 the pairs' exact Jaccard, for datamill's default, datamill with the old normalisation
 (``punctuation=drop, diacritics=False``), datamill with datasketch's hash (sha1), and
@@ -69,18 +71,35 @@ def pair_recall(a: list[str], b: list[str], **options) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", action="append", required=True, help="LABEL=PATH (repeatable)")
+    ap.add_argument("--pairs-corpus", action="append", default=[], help="LABEL=PATH: planted-pair analysis only")
     ap.add_argument("--datatrove-python", default="/tmp/dtvenv/bin/python")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     corpora = dict(c.split("=", 1) for c in args.corpus)
+    pairs_only = dict(c.split("=", 1) for c in args.pairs_corpus)
 
     rec = Record("minhash_recall", command="python benchmarks/minhash_recall.py " + " ".join(argv or sys.argv[1:]),
-                 params={"bands": BANDS, "rows": ROWS, "ngram": 5, "workers": args.workers, "corpora": corpora},
+                 params={"bands": BANDS, "rows": ROWS, "ngram": 5, "workers": args.workers, "corpora": corpora,
+                         "pairs_only": pairs_only},
                  packages=["numpy", "pyarrow", "dask", "datasketch"],
                  note="end to end: wall and CPU seconds (driver + workers), recall = share of planted pairs "
                       "with at least one copy removed; runs interleaved datamill/datatrove per repeat. "
                       "pair_* figures: planted pairs only, deterministic (one value).")
+    for label, path in {**corpora, **pairs_only}.items():  # deterministic and cheap: first
+        a, b = planted_pairs(Path(path))
+        found = {impl: pair_recall(a, b, **opts) for impl, opts in VARIANTS.items()}
+        pairs_file = ROOT / "bench-data" / "runs" / f"pairs-{label}.json"
+        pairs_file.parent.mkdir(parents=True, exist_ok=True)
+        pairs_file.write_text(json.dumps({"a": a, "b": b}))
+        for bits in (64, 32):
+            found[f"datatrove_{bits}bit"] = last_json([args.datatrove_python, "benchmarks/minhash_datatrove.py",
+                                                       "--pairs", str(pairs_file), "--precision", str(bits)])
+        for impl, res in found.items():
+            print(json.dumps({**res, "corpus": label, "impl": impl}), flush=True)
+            for key in ("pair_recall", "s_curve", "mean_jaccard"):
+                rec.figure(f"pairs_{key}", [res[key]], unit="share", corpus=label, impl=impl, pairs=len(a))
+        rec.write()
     runs: dict[tuple, list[dict]] = {}
     for rep in range(args.repeats):
         for label, path in corpora.items():
@@ -93,24 +112,17 @@ def main(argv=None) -> int:
                 res = last_json(cmd)
                 print(json.dumps({**res, "repeat": rep, "corpus": label, "impl": impl}), flush=True)
                 runs.setdefault((label, impl), []).append(res)
+                write_e2e(rec, runs)  # after every run: a cut-off leaves what finished
+    return 0
+
+
+def write_e2e(rec: Record, runs: dict) -> None:
+    rec.data["figures"] = [f for f in rec.data["figures"] if not f["name"].startswith("e2e_")]
     for (label, impl), rs in runs.items():
         for key, unit in (("wall_s", "s"), ("cpu_s", "s"), ("recall", "share"),
                           ("removed_not_planted", "docs"), ("load_avg_1m", "load")):
             rec.figure(f"e2e_{key}", [r[key] for r in rs], unit=unit, corpus=label, impl=impl)
-    for label, path in corpora.items():
-        a, b = planted_pairs(Path(path))
-        found = {impl: pair_recall(a, b, **opts) for impl, opts in VARIANTS.items()}
-        pairs_file = ROOT / "bench-data" / "runs" / f"pairs-{label}.json"
-        pairs_file.write_text(json.dumps({"a": a, "b": b}))
-        for bits in (64, 32):
-            found[f"datatrove_{bits}bit"] = last_json([args.datatrove_python, "benchmarks/minhash_datatrove.py",
-                                                       "--pairs", str(pairs_file), "--precision", str(bits)])
-        for impl, res in found.items():
-            print(json.dumps({**res, "corpus": label, "impl": impl}), flush=True)
-            for key in ("pair_recall", "s_curve", "mean_jaccard"):
-                rec.figure(f"pairs_{key}", [res[key]], unit="share", corpus=label, impl=impl, pairs=len(a))
     rec.write()
-    return 0
 
 
 if __name__ == "__main__":
