@@ -202,3 +202,30 @@ def test_signatures_on_gpu_equal_cpu(shared_data):
         pytest.skip("no CUDA GPU")
     texts = _clough(shared_data)
     np.testing.assert_array_equal(mh.signatures(texts, device="cuda"), mh.signatures(texts))
+
+
+def test_candidate_pairs_of_planted_copies_estimate_exact_jaccard(shared_data):
+    """Planted near-copies of real prose (SQuALITY windows, 1-8% of words substituted, as
+    benchmarks/make_debian_corpus.py plants them): the pairs that share a band at 14 x 8 have
+    unbiased Jaccard estimates, and the share of pairs found is the S-curve's prediction from
+    their exact Jaccard (a correlated or biased hash family moves it off the curve)."""
+    words = " ".join(shard_corpora.stories(shared_data).column("text").to_pylist()).split(" ")
+    vocab = sorted({w for w in words[:200_000] if w.isalpha()})
+    rng = np.random.default_rng(0)
+    a, b = [], []
+    for _ in range(600):
+        s = int(rng.integers(0, len(words) - 400))
+        doc = words[s:s + 350]
+        copy = list(doc)
+        for i in rng.choice(len(doc), size=int(len(doc) * rng.uniform(0.01, 0.08)), replace=False):
+            copy[i] = vocab[rng.integers(len(vocab))]
+        a.append(" ".join(doc))
+        b.append(" ".join(copy))
+    exact = np.array([_jaccard(x, y) for x, y in zip(mh.shingles(a), mh.shingles(b))])
+    assert exact.min() < 0.55 and exact.max() > 0.9
+    equal = mh.signatures(a, num_perm=112) == mh.signatures(b, num_perm=112)
+    found = equal.reshape(len(a), 14, 8).all(axis=2).any(axis=1)
+    predicted = (1 - (1 - exact**8) ** 14).mean()
+    assert abs(found.mean() - predicted) < 0.05, (found.mean(), predicted)
+    error = equal.mean(axis=1)[found] - exact[found]
+    assert abs(error.mean()) < 0.015 and np.abs(error).mean() < 0.045, (error.mean(), np.abs(error).mean())
