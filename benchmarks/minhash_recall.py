@@ -43,10 +43,10 @@ def last_json(cmd: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def planted_pairs(corpus: Path) -> tuple[list[str], list[str]]:
+def planted_pairs(corpus: Path, limit: int) -> tuple[list[str], list[str]]:
     import pyarrow.parquet as pq
 
-    truth = pq.read_table(corpus / "truth.parquet").to_pylist()
+    truth = pq.read_table(corpus / "truth.parquet").to_pylist()[:limit]
     need = {r["id"] for r in truth} | {r["source_id"] for r in truth}
     texts = {}
     for f in sorted(corpus.glob("part-*.parquet")):
@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs-corpus", action="append", default=[], help="LABEL=PATH: planted-pair analysis only")
     ap.add_argument("--datatrove-python", default="/tmp/dtvenv/bin/python")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--max-pairs", type=int, default=10_000, help="planted pairs for the pair analysis")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     corpora = dict(c.split("=", 1) for c in args.corpus)
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
                       "with at least one copy removed; runs interleaved datamill/datatrove per repeat. "
                       "pair_* figures: planted pairs only, deterministic (one value).")
     for label, path in {**corpora, **pairs_only}.items():  # deterministic and cheap: first
-        a, b = planted_pairs(Path(path))
+        a, b = planted_pairs(Path(path), args.max_pairs)
         found = {impl: pair_recall(a, b, **opts) for impl, opts in VARIANTS.items()}
         pairs_file = ROOT / "bench-data" / "runs" / f"pairs-{label}.json"
         pairs_file.parent.mkdir(parents=True, exist_ok=True)
