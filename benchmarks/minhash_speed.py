@@ -18,6 +18,7 @@ Records ``benchmarks/results/minhash_speed.json`` with ``benchmarks/record.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
             ratios = [x / y for x, y in zip(rates["datamill"], rates[base])]
             rec.figure("speedup", ratios, unit="x", corpus=label, impl="datamill", baseline=base)
         print(label, {k: round(float(np.median(v))) for k, v in rates.items()}, flush=True)
-    a, b = window_pairs(ROOT.parent / "shared" / "data")
+        rec.write()  # after every corpus: a cut-off leaves what finished
+    a, b = window_pairs(Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data")))
     for name, fn in (("datamill", datamill), ("datamill_hash_datasketch", PATHS["datamill_hash_datasketch"][0]),
                      ("datasketch_update_batch", datasketch_batch)):
         rec.figure("mae_vs_exact_jaccard", [mae(fn, a, b)], unit="jaccard", corpus="squality-window-pairs",
