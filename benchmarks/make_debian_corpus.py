@@ -6,6 +6,10 @@ recombined at random into new documents of ~2 KB; a fraction of them gets a plan
 
     .venv/bin/python benchmarks/make_debian_corpus.py --docs 1000000 --out bench-data/debian-1m
 
+``--source squality`` takes the paragraphs of SQuALITY's Gutenberg stories instead, ``--source
+web`` the main text (trafilatura) of the 990 trafilatura evaluation pages (many languages);
+both from ``../shared/data`` (or ``$DATAMILL_SHARED_DATA``), recombined and planted the same way.
+
 Writes OUT/part-NNNNN.parquet (id, text), OUT/truth.parquet (id, source_id: the planted copy
 and the document it was made from) and OUT/manifest.json. The .deb files are fetched with
 ``apt-get download`` (no install) into bench-data/debian-debs and unpacked next to them.
@@ -18,7 +22,9 @@ import gzip
 import html
 import json
 import re
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +61,27 @@ def documents(extract: Path):
             yield raw.decode("utf-8", errors="replace")
         elif name.endswith(".html"):
             yield html.unescape(_TAG.sub("\n", path.read_text(encoding="utf-8", errors="replace")))
+
+
+def shared_documents(source: str):
+    """Story texts (squality) or extracted main texts (web) of the shared data sets."""
+    sys.path.insert(0, str(ROOT))
+    from tests.stages.shard_corpora import stories  # noqa: PLC0415 (the tests' reader of the data)
+
+    data = Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    if source == "squality":
+        yield from stories(data).column("text").to_pylist()
+        return
+    import tarfile
+
+    import trafilatura
+
+    with tarfile.open(data / "web-trafilatura" / "trafilatura_tests_eval_cache_html.tar.xz") as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".html"):
+                page = tar.extractfile(member).read().decode("utf-8", errors="replace")
+                text = trafilatura.extract(page) or ""
+                yield text.replace("\n", "\n\n")  # one paragraph a line
 
 
 def paragraphs(texts) -> list[str]:
@@ -115,11 +142,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--columns", default="id,text", help="names of the id and text columns")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-data" / "debian-1m")
+    ap.add_argument("--source", choices=["debian", "squality", "web"], default="debian")
     args = ap.parse_args(argv)
 
-    debs, extract = ROOT / "bench-data" / "debian-debs", ROOT / "bench-data" / "debian-extract"
-    fetch(debs, extract)
-    pool = paragraphs(documents(extract))
+    if args.source == "debian":
+        debs, extract = ROOT / "bench-data" / "debian-debs", ROOT / "bench-data" / "debian-extract"
+        fetch(debs, extract)
+        pool = paragraphs(documents(extract))
+    else:
+        pool = paragraphs(shared_documents(args.source))
     print(f"{len(pool)} distinct paragraphs, {sum(map(len, pool)) / 1e6:.1f} MB")
     ids, docs, truth = build(pool, args.docs, args.dup_frac, args.sub_rate, args.target_chars, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +161,7 @@ def main(argv=None) -> int:
         pq.write_table(part, args.out / f"part-{n:05d}.parquet", compression="zstd", row_group_size=10_000)
     pq.write_table(truth, args.out / "truth.parquet")
     manifest = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    manifest.update(paragraphs=len(pool), packages=PACKAGES, mean_chars=float(np.mean([len(d) for d in docs[:10000]])))
+    manifest.update(paragraphs=len(pool), packages=PACKAGES if args.source == "debian" else [], mean_chars=float(np.mean([len(d) for d in docs[:10000]])))
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     print(f"wrote {len(docs)} documents ({len(truth)} planted near-copies) to {args.out}")
     return 0

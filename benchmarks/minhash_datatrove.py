@@ -11,6 +11,8 @@ datatrove's own text normalisation, 2 workers, LocalPipelineExecutor, its 4 stag
 buckets, cluster, filter) timed one by one. ``--tokenizer whitespace`` swaps datatrove's
 default spaCy word tokenizer for ``str.split`` (not its default; results/minhash.md measures both).
 Prints one JSON line with per-stage wall seconds, peak RSS and recall on the planted pairs.
+``--pairs FILE`` ({"a": [...], "b": [...]}, written by ``minhash_recall.py``) skips the pipeline
+and scores datatrove's own shingles and signatures on those pairs alone (``--precision`` 64 or 32).
 """
 
 from __future__ import annotations
@@ -26,21 +28,7 @@ import pyarrow.parquet as pq
 from peak_rss import PeakRSS  # benchmarks/ is on sys.path when run as a script
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True)
-    ap.add_argument("--work", type=Path, default=Path("bench-data/runs/datatrove"))
-    ap.add_argument("--tasks", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--tokenizer", choices=["default", "whitespace"], default="default")
-    args = ap.parse_args(argv)
-
-    from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter, MinhashDedupSignature)
-    from datatrove.pipeline.readers import ParquetReader
-    from datatrove.pipeline.writers import ParquetWriter
-    from datatrove.utils.hashing import HashConfig
+def whitespace_tokenizer():
     from datatrove.utils.word_tokenizers import WordTokenizer
 
     class Whitespace(WordTokenizer):
@@ -53,10 +41,55 @@ def main(argv=None) -> int:
         def span_tokenize(self, text):
             raise NotImplementedError
 
+    return Whitespace("en")
+
+
+def score_pairs(path: Path, precision: int) -> int:
+    """Pair recall (any of 14 bands equal), exact Jaccard of datatrove's shingle hashes and the
+    S-curve's prediction from it, on text pairs."""
+    import numpy as np
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+    from datatrove.utils.hashing import HashConfig
+
+    pairs = json.loads(path.read_text())
+    config = MinhashConfig(hash_config=HashConfig(precision=precision), num_buckets=14, hashes_per_bucket=8, n_grams=5)
+    step = MinhashDedupSignature(output_folder=str(path.parent / "dt-pairs"), config=config,
+                                 language=whitespace_tokenizer())
+    exact, hit = [], []
+    for x, y in zip(pairs["a"], pairs["b"]):
+        sx, sy = step.get_shingles(x), step.get_shingles(y)
+        u, v = set(sx.ravel().tolist()), set(sy.ravel().tolist())
+        exact.append(len(u & v) / max(1, len(u | v)))
+        hit.append(any(p == q for p, q in zip(step.get_signature(sx), step.get_signature(sy))))
+    exact = np.array(exact)
+    print(json.dumps({"pair_recall": float(np.mean(hit)), "mean_jaccard": float(exact.mean()),
+                      "s_curve": float((1 - (1 - exact**8) ** 14).mean()), "precision": precision}))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path)
+    ap.add_argument("--pairs", type=Path, help="score these text pairs only (no pipeline)")
+    ap.add_argument("--precision", type=int, choices=[32, 64], default=64)
+    ap.add_argument("--work", type=Path, default=Path("bench-data/runs/datatrove"))
+    ap.add_argument("--tasks", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tokenizer", choices=["default", "whitespace"], default="default")
+    args = ap.parse_args(argv)
+    if args.pairs:
+        return score_pairs(args.pairs, args.precision)
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.readers import ParquetReader
+    from datatrove.pipeline.writers import ParquetWriter
+    from datatrove.utils.hashing import HashConfig
     shutil.rmtree(args.work, ignore_errors=True)
     w = args.work
     config = MinhashConfig(hash_config=HashConfig(precision=64), num_buckets=14, hashes_per_bucket=8, n_grams=5)
-    language = Whitespace("en") if args.tokenizer == "whitespace" else "en"
+    language = whitespace_tokenizer() if args.tokenizer == "whitespace" else "en"
 
     def reader():
         return ParquetReader(str(args.corpus.resolve()), glob_pattern="part-*.parquet", text_key="text", id_key="id")

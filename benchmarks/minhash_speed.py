@@ -1,21 +1,24 @@
 """MinHash signatures, raw text -> (n, 128) signatures on one core, side by side in one process:
-datamill's vectorised path vs datasketch ``MinHash.update()`` per shingle and ``update_batch``.
+datamill's vectorised path vs datasketch ``MinHash.update()`` per shingle and ``update_batch``,
+datasketch fed by datamill's own normaliser and tokenizer, so only hashing and permutation differ.
 
-    .venv/bin/python benchmarks/minhash_speed.py --corpus bench-data/debian-20k
+    .venv/bin/python benchmarks/minhash_speed.py --corpus debian=bench-data/debian-200k \\
+        --corpus squality=bench-data/squality-200k --corpus web=bench-data/web-200k
 
-All paths see the same ~2 KB Debian documents and do the same work (lowercase, drop
-punctuation, digits -> 0, word 5-grams, 128 permutations, seed 1); the datasketch paths get a
-plain-Python normaliser as their front end (what a datasketch user writes). Throughput is
-process CPU time (one core, the others are shared), the median of ``--repeats`` interleaved
-runs. Accuracy: mean absolute error against exact Jaccard on 800 overlapping-window pairs of
-real prose (squality) for every path. Prints one JSON line.
+Every path starts from the same raw ~2 KB documents (the first ``--docs`` of the corpus; the
+datasketch paths take the first 200 / 1,000) and does the same work (datatrove's normalisation,
+word 5-grams, 128 permutations, seed 1). The datasketch paths get their shingles from
+``signatures.shingles`` (vectorised normalise + tokenise, then one ``bytes`` per shingle), timed
+with them. Throughput is process CPU time (one core; the machine is shared), repeats
+interleaved path by path; speedups are per repeat. Accuracy: mean absolute error against exact
+Jaccard on 800 overlapping-window pairs of real prose (squality), each path on its shingles.
+Records ``benchmarks/results/minhash_speed.json`` with ``benchmarks/record.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,25 +30,20 @@ from datamill.stages.minhash import signatures as mh
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test helpers that read ../shared/data
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from record import Record  # noqa: E402
 from tests.stages.shard_corpora import window_pairs  # noqa: E402
-_PUNCT = re.compile(r"[^\w\s]+")
-_DIGITS = re.compile(r"\d+")
 
-
-def python_shingles(text: str, n: int = 5) -> list[bytes]:
-    words = _DIGITS.sub("0", _PUNCT.sub("", text.lower())).split()
-    if 0 < len(words) < n:
-        return [" ".join(words).encode()]
-    return [" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)]
+CHUNK = 4096  # documents per signatures() call, as minhash_dedup
 
 
 def datasketch_update(texts, num_perm=128):
     from datasketch import MinHash
 
     out = []
-    for text in texts:
+    for doc in mh.shingles(texts):
         m = MinHash(num_perm=num_perm, seed=1)
-        for s in python_shingles(text):
+        for s in doc:
             m.update(s)
         out.append(m.hashvalues)
     return np.array(out)
@@ -55,63 +53,77 @@ def datasketch_batch(texts, num_perm=128):
     from datasketch import MinHash
 
     out = []
-    for text in texts:
+    for doc in mh.shingles(texts):
         m = MinHash(num_perm=num_perm, seed=1)
-        m.update_batch(python_shingles(text))
+        m.update_batch(doc)
         out.append(m.hashvalues)
     return np.array(out)
 
 
-def datamill(texts, num_perm=128, hash="fast", chunk=4096):
-    return np.concatenate([mh.signatures(texts[i:i + chunk], num_perm=num_perm, hash=hash)
-                           for i in range(0, len(texts), chunk)])
+def datamill(texts, num_perm=128, hash="fast"):
+    return np.concatenate([mh.signatures(texts[i:i + CHUNK], num_perm=num_perm, hash=hash)
+                           for i in range(0, len(texts), CHUNK)])
 
 
-PATHS = {"datasketch_update": datasketch_update, "datasketch_update_batch": datasketch_batch,
-         "datamill_fast": datamill, "datamill_hash_datasketch": lambda t: datamill(t, hash="datasketch")}
+def front_end(texts):
+    return [mh.shingles(texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
 
 
-def mae(fn, a, b, shingle_fn) -> float:
-    exact = []
-    for x, y in zip(a, b):
-        sx, sy = set(shingle_fn(x)), set(shingle_fn(y))
-        exact.append(len(sx & sy) / len(sx | sy))
+PATHS = {  # impl -> (function, hash, documents timed)
+    "datasketch_update": (datasketch_update, "sha1_hash32", 200),
+    "datasketch_update_batch": (datasketch_batch, "sha1_hash32", 1000),
+    "datamill": (datamill, "fast", None),
+    "datamill_hash_datasketch": (lambda t: datamill(t, hash="datasketch"), "sha1_hash32", 2000),
+    "shingles_only": (front_end, None, 2000),
+}
+
+
+def mae(fn, a, b) -> float:
+    exact = np.array([len(set(x) & set(y)) / len(set(x) | set(y)) for x, y in zip(mh.shingles(a), mh.shingles(b))])
     est = (fn(a) == fn(b)).mean(axis=1)
-    return float(np.abs(est - np.array(exact)).mean())
+    return float(np.abs(est - exact).mean())
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=ROOT / "bench-data" / "debian-20k")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--docs", type=int, default=20000, help="documents for the datamill paths")
+    ap.add_argument("--corpus", action="append", required=True, help="LABEL=PATH (repeatable)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--docs", type=int, default=20000, help="documents for the datamill path")
     args = ap.parse_args(argv)
 
-    table = pq.read_table(sorted(args.corpus.glob("part-*.parquet"))[0])
-    texts = table.column(table.schema.names[1]).to_pylist()[: args.docs]
-    sizes = {"datasketch_update": 200, "datasketch_update_batch": 1000,
-             "datamill_fast": len(texts), "datamill_hash_datasketch": 2000}
-    rates: dict[str, list[float]] = {k: [] for k in PATHS}
-    for _ in range(args.repeats):
-        for name, fn in PATHS.items():
-            batch = texts[: sizes[name]]
-            t0 = time.process_time()
-            fn(batch)
-            rates[name].append(len(batch) / (time.process_time() - t0))
-    med = {k: float(np.median(v)) for k, v in rates.items()}
-    a, b = window_pairs(ROOT.parent / "shared" / "data")
-    errors = {"datamill_fast": mae(datamill, a, b, lambda t: mh.shingles([t])[0]),
-              "datamill_hash_datasketch": mae(lambda t: datamill(t, hash="datasketch"), a, b,
-                                              lambda t: mh.shingles([t])[0]),
-              "datasketch_update_batch": mae(datasketch_batch, a, b, python_shingles)}
-    print(json.dumps({
-        "docs_per_s_per_core": {k: round(v) for k, v in med.items()},
-        "speedup_vs_update": round(med["datamill_fast"] / med["datasketch_update"], 1),
-        "speedup_vs_update_batch": round(med["datamill_fast"] / med["datasketch_update_batch"], 1),
-        "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
-        "mae_vs_exact_jaccard": {k: round(v, 4) for k, v in errors.items()},
-        "repeats": args.repeats,
-    }))
+    rec = Record("minhash_speed", command="python benchmarks/minhash_speed.py " + " ".join(argv or sys.argv[1:]),
+                 params={"docs": args.docs, "num_perm": 128, "ngram": 5, "chunk": CHUNK,
+                         "timed_docs": {k: v[2] or args.docs for k, v in PATHS.items()}},
+                 packages=["numpy", "pyarrow", "datasketch"],
+                 note="docs/s/core from raw text (process CPU time); datasketch paths include the shared "
+                      "front end (signatures.shingles); shingles_only is that front end alone.")
+    for label, path in (c.split("=", 1) for c in args.corpus):
+        table = pq.read_table(sorted(Path(path).glob("part-*.parquet"))[0], columns=["text"])
+        texts = table.column("text").to_pylist()[: args.docs]
+        rates: dict[str, list[float]] = {k: [] for k in PATHS}
+        for _ in range(args.repeats):
+            for name, (fn, _, size) in PATHS.items():
+                batch = texts[: size or len(texts)]
+                t0 = time.process_time()
+                fn(batch)
+                rates[name].append(len(batch) / (time.process_time() - t0))
+        chars = float(np.mean([len(t) for t in texts]))
+        shingles = float(np.mean([len(s) for s in mh.shingles(texts[:2000])]))
+        for name, (_, hash, _) in PATHS.items():
+            rec.figure("signatures" if hash else "shingles_front_end", rates[name], unit="docs/s/core",
+                       corpus=label, impl=name, **({"hash": hash} if hash else {}), mean_chars=round(chars, 1),
+                       mean_shingles=round(shingles, 1))
+        for base in ("datasketch_update", "datasketch_update_batch"):
+            ratios = [x / y for x, y in zip(rates["datamill"], rates[base])]
+            rec.figure("speedup", ratios, unit="x", corpus=label, impl="datamill", baseline=base)
+        print(label, {k: round(float(np.median(v))) for k, v in rates.items()}, flush=True)
+        rec.write()  # after every corpus: a cut-off leaves what finished
+    a, b = window_pairs(Path(os.environ.get("DATAMILL_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    for name, fn in (("datamill", datamill), ("datamill_hash_datasketch", PATHS["datamill_hash_datasketch"][0]),
+                     ("datasketch_update_batch", datasketch_batch)):
+        rec.figure("mae_vs_exact_jaccard", [mae(fn, a, b)], unit="jaccard", corpus="squality-window-pairs",
+                   impl=name, pairs=len(a))
+    rec.write()
     return 0
 
 

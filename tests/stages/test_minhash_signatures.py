@@ -1,9 +1,12 @@
+import re
+import unicodedata
 from itertools import combinations
 
 import numpy as np
 import pytest
 
 from datamill.stages.minhash import signatures as mh
+from tests.stages import shard_corpora
 from tests.stages.shard_corpora import window_pairs
 
 TEXTS = [
@@ -16,6 +19,10 @@ TEXTS = [
     "   ",
 ]
 
+TRICKY = ["Ça coûte 1 234,50 € — «voilà»!", "x\u00a0y\u2003z\u3000w", "٣٤٥ and 12３", "emoji 🙂 ok…",
+          "tab\tand\r\nnew  lines ", "e\u0301 combining", "10.000,1", "0x1F!?", "", "Ärger über 3,5 Mio.",
+          "x\u2028y ½ ① bell\x07 nel\x85x", "한국어 텍스트 ά Ὅμηρος"]
+
 
 def _clough(shared_data):
     return [p.read_text(encoding="latin-1") for p in sorted((shared_data / "neardup-clough").glob("*.txt"))]
@@ -26,14 +33,39 @@ def _jaccard(x, y):
     return len(x & y) / len(x | y) if x | y else 1.0
 
 
-def test_normalize_lowercases_strips_punctuation_collapses_digits_and_space():
+def test_normalize_lowercases_spaces_punctuation_collapses_numbers_and_space():
     out = mh.normalize(TEXTS).to_pylist()
     assert out[0] == "hello world the quick brown fox jumps over the lazy dog 0 times"
-    assert out[3] == "ünïcödé text with spaces and more words here ok"
-    assert out[5] == "ab 0 x"
+    assert out[3] == "unicode text with spaces and more words here ok"
+    assert out[5] == "a b 0 x"
     assert out[1] == out[6] == ""
-    raw = mh.normalize(TEXTS, lowercase=False, punctuation=False, digits=False, whitespace=False)
-    assert raw.to_pylist()[0] == TEXTS[0]
+    assert mh.normalize(["1.5 1.2.3.4 a.b 3. 12,5,6"]).to_pylist() == ["0 0 0 a b 0 0 0"]
+    assert mh.normalize(["a,b 1,000 é"], punctuation="drop", diacritics=False).to_pylist() == ["ab 0 é"]
+    raw = mh.normalize(TEXTS, lowercase=False, punctuation=False, digits=False, whitespace=False,
+                       diacritics=False)
+    assert raw.to_pylist()[0] == TEXTS[0] and raw.to_pylist()[5] == TEXTS[5]
+    with pytest.raises(ValueError, match="punctuation"):
+        mh.normalize(TEXTS, punctuation="strip")
+
+
+def _simplify_text(text: str) -> str:
+    """datatrove 0.10's ``simplify_text`` (its default ``TextNormConfig``, FineWeb's setting),
+    written out in plain Python, with Unicode P*, S* and Cc as its punctuation set."""
+    text = re.sub(r"\d+([.,،٫⎖⎗⎘]\d+)?", "0", text.lower())
+    text = "".join(" " if unicodedata.category(c)[0] in "PS" or unicodedata.category(c) == "Cc" else c
+                   for c in text)
+    text = re.sub(r"\s+", " ", text.strip())
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn").strip()
+
+
+def test_normalize_is_datatrove_simplify_text_on_real_text(shared_data):
+    stories = shard_corpora.stories(shared_data).column("text").to_pylist()[:40]
+    texts = stories + _clough(shared_data) + TRICKY
+    ours = mh.normalize(texts).to_pylist()
+    ref = [_simplify_text(t) for t in texts]
+    assert sum(a != b for a, b in zip(ours, ref)) == 0, next((a, b) for a, b in zip(ours, ref) if a != b)
+    old = mh.normalize(texts, punctuation="drop").to_pylist()
+    assert sum(a != b for a, b in zip(old, ref)) > len(texts) // 2  # the comparison can tell them apart
 
 
 def test_shingles_words_chars_and_short_documents():
@@ -41,8 +73,9 @@ def test_shingles_words_chars_and_short_documents():
     assert words == [[b"a b c d e", b"b c d e f"], [b"a b"], []]
     chars = mh.shingles(["ab cd"], ngram=3, shingle="char")
     assert chars == [[b"ab ", b"b c", b" cd"]]
-    assert mh.shingles(["éßx"], ngram=2, shingle="char") == [["éß".encode(), "ßx".encode()]]
-    assert mh.shingles(["é€x"], ngram=2, shingle="char") == [["éx".encode()]]  # € is a symbol
+    assert mh.shingles(["éßx"], ngram=2, shingle="char") == [["eß".encode(), "ßx".encode()]]
+    assert mh.shingles(["é€x"], ngram=2, shingle="char") == [[b"e ", b" x"]]  # € is a symbol
+    assert mh.shingles(["é€x"], ngram=2, shingle="char", punctuation="drop", diacritics=False) == [["éx".encode()]]
 
 
 @pytest.mark.parametrize("shingle,ngram", [("word", 5), ("char", 4)])
@@ -123,34 +156,30 @@ def test_bad_options_name_the_option():
         mh.signatures(["x"], hash="md5")
 
 
-def _reference_normalize(text: str) -> str:
-    """Character-by-character statement of what ``normalize`` does (slow, for checking)."""
-    import unicodedata
-
+def _reference_drop(text: str) -> str:
+    """Character-by-character statement of ``normalize(punctuation="drop", diacritics=False)``."""
     out = []
     for ch in text.lower():
         cat = unicodedata.category(ch)
-        if cat[0] in "PS":
+        if cat[0] == "Z" or ch in "\t\n\v\f\r\x85":
+            if out and out[-1] != " ":
+                out.append(" ")
+            continue
+        if cat[0] in "PS" or cat == "Cc":
             continue
         if cat == "Nd":
             if not (out and out[-1] == "0"):
                 out.append("0")
             continue
-        if cat[0] == "Z" or ch in "\t\n\v\f\r\x85":
-            ch = " "
-            if not out or out[-1] == " ":
-                continue
         out.append(ch)
     return "".join(out).strip(" ")
 
 
-def test_normalize_matches_a_per_character_reference(shared_data):
-    tricky = ["Ça coûte 1 234,50 € — «voilà»!", "x\u00a0y\u2003z\u3000w", "٣٤٥ and 12３", "emoji 🙂 ok…",
-              "tab\tand\r\nnew  lines ", "e\u0301 combining", "10.000,1", "0x1F!?", ""]
-    texts = tricky + _clough(shared_data)
-    got = mh.normalize(texts).to_pylist()
+def test_normalize_drop_mode_matches_a_per_character_reference(shared_data):
+    texts = TRICKY + _clough(shared_data)
+    got = mh.normalize(texts, punctuation="drop", diacritics=False).to_pylist()
     for text, out in zip(texts, got):
-        assert out == _reference_normalize(text), text[:80]
+        assert out == _reference_drop(text), text[:80]
 
 
 def test_torch_permutations_are_bit_identical_to_numpy(shared_data):
@@ -173,3 +202,30 @@ def test_signatures_on_gpu_equal_cpu(shared_data):
         pytest.skip("no CUDA GPU")
     texts = _clough(shared_data)
     np.testing.assert_array_equal(mh.signatures(texts, device="cuda"), mh.signatures(texts))
+
+
+def test_candidate_pairs_of_planted_copies_estimate_exact_jaccard(shared_data):
+    """Planted near-copies of real prose (SQuALITY windows, 1-8% of words substituted, as
+    benchmarks/make_debian_corpus.py plants them): the pairs that share a band at 14 x 8 have
+    unbiased Jaccard estimates, and the share of pairs found is the S-curve's prediction from
+    their exact Jaccard (a correlated or biased hash family moves it off the curve)."""
+    words = " ".join(shard_corpora.stories(shared_data).column("text").to_pylist()).split(" ")
+    vocab = sorted({w for w in words[:200_000] if w.isalpha()})
+    rng = np.random.default_rng(0)
+    a, b = [], []
+    for _ in range(600):
+        s = int(rng.integers(0, len(words) - 400))
+        doc = words[s:s + 350]
+        copy = list(doc)
+        for i in rng.choice(len(doc), size=int(len(doc) * rng.uniform(0.01, 0.08)), replace=False):
+            copy[i] = vocab[rng.integers(len(vocab))]
+        a.append(" ".join(doc))
+        b.append(" ".join(copy))
+    exact = np.array([_jaccard(x, y) for x, y in zip(mh.shingles(a), mh.shingles(b))])
+    assert exact.min() < 0.55 and exact.max() > 0.9
+    equal = mh.signatures(a, num_perm=112) == mh.signatures(b, num_perm=112)
+    found = equal.reshape(len(a), 14, 8).all(axis=2).any(axis=1)
+    predicted = (1 - (1 - exact**8) ** 14).mean()
+    assert abs(found.mean() - predicted) < 0.05, (found.mean(), predicted)
+    error = equal.mean(axis=1)[found] - exact[found]
+    assert abs(error.mean()) < 0.015 and np.abs(error).mean() < 0.045, (error.mean(), np.abs(error).mean())

@@ -38,7 +38,7 @@ class MinHashDedup(GlobalStage):
     per connected component of the candidate graph (Lee et al. 2022)."""
 
     use: ClassVar[str] = "minhash_dedup"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     reads: ClassVar[tuple[str, ...]] = ("id", "text")
     writes: ClassVar[tuple[str, ...]] = ("minhash_cluster", "is_duplicate")
 
@@ -52,9 +52,10 @@ class MinHashDedup(GlobalStage):
     seed: int = 1  # datasketch MinHash default
     hash: Literal["fast", "datasketch"] = "fast"  # (bit-exact datasketch.MinHash values, ~6x slower)
     lowercase: bool = True  # datatrove TextNormConfig defaults, as FineWeb
-    punctuation: bool = True  # drop Unicode P* and S*
+    punctuation: Literal["space", "drop", "keep"] = "space"  # Unicode P*, S*, Cc -> a space (datatrove), deleted, or kept
     digits: bool = True  # each run of digits -> "0"
     whitespace: bool = True  # collapse runs (char shingles; word shingles split on any run)
+    diacritics: bool = True  # strip accents: NFD, then drop combining marks (datatrove)
     device: str = "cpu"  # cpu | cuda | auto (cuda when torch sees a GPU): where permutations run
     keep: str = "first"  # first (smallest id) | longest | a numeric column (highest value); ties: id
     verify: bool = False  # drop candidate edges with exact Jaccard < threshold (Lee et al.); off as FineWeb
@@ -153,7 +154,7 @@ class MinHashDedup(GlobalStage):
 
     def _norm(self) -> dict:
         return {"lowercase": self.lowercase, "punctuation": self.punctuation, "digits": self.digits,
-                "whitespace": self.whitespace}
+                "whitespace": self.whitespace, "diacritics": self.diacritics}
 
     def _band_records(self, index: int, table: pa.Table) -> dict:
         num_perm, bands, rows = self.lsh_params()
