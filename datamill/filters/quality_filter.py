@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.filters import _text, fasttext_model
-from datamill.stage import GlobalStage, Mode, set_columns, with_reasons
+from datamill.stage import GlobalStage, Mode, StageArtifact, set_columns, with_reasons
 from datamill.order_statistic import kth_smallest
 from datamill.typed_config import FilePath
 
@@ -33,7 +33,7 @@ class QualityFilter(GlobalStage):
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = ("quality_score",)
 
-    model: FilePath = ""  # fastText model path (e.g. from `datamill fit-classifier`); required
+    model: FilePath | StageArtifact = ""  # fastText model path (`datamill fit-classifier`) or {stage: NAME}; required
     label: str = "__label__hq"  # DCLM's positive label (fasttext-oh-eli5: __label__hq vs __label__cc)
     keep_fraction: float = 0.1  # DCLM-Baseline keeps the top 10% (Table 5: best of 10/15/20%)
     threshold: float | None = None  # fixed cutoff instead of keep_fraction (DCLM's model: 0.018112)
