@@ -1,4 +1,4 @@
-"""LLM annotation (FineWeb-Edu's first step, Penedo et al. 2024, "The FineWeb Datasets", §3.5;
+"""LLM annotation (FineWeb-Edu's first step, Penedo et al. 2024, "The FineWeb Datasets";
 docs/METHODS.md, "LLM annotation"): ask a model to grade each document of a fixed random
 sample with a prompt template, and parse the grade from its reply.
 

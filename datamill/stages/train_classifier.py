@@ -1,5 +1,5 @@
 """Train a document classifier on annotated rows, inside the pipeline (FineWeb-Edu's second
-step, Penedo et al. 2024, §3.5: a classifier learns the LLM's grades, then scores the corpus).
+step, Penedo et al. 2024: a classifier learns the LLM's grades, then scores the corpus).
 
 The grade column is binarised at ``threshold`` (FineWeb-Edu keeps int score >= 3) and
 ``datamill.filters.fit_classifier.fit`` trains on every graded row, sorted by id so the model
