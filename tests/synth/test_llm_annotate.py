@@ -99,7 +99,8 @@ def test_the_sample_is_fixed_whatever_the_partitioning(grader, client, tmp_path)
     graded = []
     for rows_per_part in (5, 100):
         out = tmp_path / f"run{rows_per_part}"
-        result = run_pipeline(config(grader, src, out, cache, partition_rows=rows_per_part, sample=0.5, seed=3),
+        result = run_pipeline(config(grader, src, out, cache, partition_rows=rows_per_part, sample=0.5, seed=3,
+                                     json_mode=True),
                               client=client, progress=False)
         graded.append(sorted(read_stage(str(out), "grade").column("id").to_pylist()))
         assert result.stats["grade"]["removed"]["llm_annotate_unsampled"] == 24 - result.stats["grade"]["extra"]["llm"]["documents"]
@@ -108,6 +109,8 @@ def test_the_sample_is_fixed_whatever_the_partitioning(grader, client, tmp_path)
     assert graded[0] == graded[1] == expected  # mode drop: the output is the graded sample
     assert 6 <= len(expected) <= 18  # a half sample, not all or nothing
     assert grader.count() == sum(in_sample(i, 3, 0.5) for i in ids)  # the second run: all from the cache
+    assert all(body["response_format"] == {"type": "json_object"} and body["temperature"] == 0.0
+               for body in grader.requests)
 
 
 def test_a_pattern_that_never_matches_stops_the_run(grader, client, tmp_path):
