@@ -54,8 +54,8 @@ class LLMAnnotate(GlobalStage):
     seed: int = 0  # picks the sample; also every request's sampling seed
     temperature: float = 0.0  # greedy: one reproducible grade per document
     max_tokens: int = 256  # the FineWeb-Edu prompt asks for <= 100 words of justification, then the score
-    # ask for a JSON reply: OpenAI response_format, vLLM structured output; transformers starts the
-    # reply with "{", which keeps small models from echoing the page (configs/prompts/fineweb-edu-json.txt)
+    # ask for a JSON reply (a template asking for JSON): OpenAI response_format, vLLM structured
+    # output, transformers a reply that starts with "{"
     json_mode: bool = False
     max_doc_chars: int = 0  # truncate documents for small-context models; 0 = the whole document
     cache_path: str = "_cache/llm.sqlite"  # request cache; relative = under the run output dir; "" = off

