@@ -93,7 +93,7 @@ def annotate_partition(table: pa.Table, stage: LLMAnnotate, cache_path: str) -> 
                 for i in chosen]
     llm = LLMStats()
     cache = RequestCache(cache_path) if cache_path else None
-    replies = generate_cached(get_backend(stage.backend), cache, stage.backend.model, requests, llm) if requests else []
+    replies = generate_cached(_OnFirstUse(stage.backend), cache, stage.backend.model, requests, llm) if requests else []
 
     pattern = compile_pattern(stage.pattern, stage.use)
     scores: list[float | None] = [None] * len(ids)
@@ -116,6 +116,17 @@ def annotate_partition(table: pa.Table, stage: LLMAnnotate, cache_path: str) -> 
              "failure_samples": samples}
     stats["request_errors"] = stats.pop("errors")
     return with_reasons(out, pa.array(reasons, type=pa.string())), stats
+
+
+class _OnFirstUse:
+    """The backend, built only when a request misses the cache: a re-run served from the cache
+    never loads the model."""
+
+    def __init__(self, cfg: BackendConfig):
+        self.cfg = cfg
+
+    def generate(self, requests, on_result=None):
+        return get_backend(self.cfg).generate(requests, on_result)
 
 
 def in_sample(doc_id: str, seed: int, fraction: float) -> bool:

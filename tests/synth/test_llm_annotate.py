@@ -157,3 +157,19 @@ def test_recipe_annotate_train_score_as_one_dag(grader, client, tmp_path):
     run_pipeline(cfg, client=client, progress=False)
     keys2 = json.loads((tmp_path / "run" / "run.json").read_text())["keys"]
     assert keys2["grade"] == keys["grade"] and keys2["train"] != keys["train"] and keys2["keep"] != keys["keep"]
+
+
+def test_a_rerun_from_the_cache_never_builds_the_backend(grader, tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    from datamill.stages import llm_annotate
+    from datamill.stages.llm_annotate import LLMAnnotate, annotate_partition
+
+    backend = {"kind": "openai", "model": "fake-grader", "base_url": grader.url, "api_key_env": ""}
+    stage = LLMAnnotate(prompt=PROMPT, backend=backend, cache_path=str(tmp_path / "llm.sqlite"))
+    docs = pa.table({"id": ["a", "b"], "text": ["A lesson on fractions for pupils.", "Big sale, free shipping."]})
+    first, _ = annotate_partition(docs, stage, stage.cache_path)
+    monkeypatch.setattr(llm_annotate, "get_backend", lambda cfg: pytest.fail("loaded a model for cached replies"))
+    again, stats = annotate_partition(docs, stage, stage.cache_path)
+    assert stats["cache_hits"] == 2 and again.column("llm_score").to_pylist() == [4.0, 1.0]
+    assert first.equals(again)
