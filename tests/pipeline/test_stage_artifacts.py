@@ -65,3 +65,15 @@ def test_a_reference_is_a_mapping_with_one_key(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['file'\]"):
         load_config(config(tmp_path, fit=TRAIN,
                            keep={"use": "quality_filter", "input": "web", "model": {"stage": "fit", "file": "x"}}))
+
+
+def test_a_plain_path_in_the_same_field_is_still_a_file_to_check_and_hash(tmp_path):
+    from datamill.pipeline.file_fingerprints import stage_files
+
+    cfg = load_config(config(tmp_path, keep={"use": "quality_filter", "input": "web", "model": "m.bin"}))
+    with pytest.raises(ConfigError, match=r"stage 'keep': key 'model': no such file"):
+        check_files(cfg)
+    (tmp_path / "m.bin").write_bytes(b"a model")
+    cfg = load_config(config(tmp_path, keep={"use": "quality_filter", "input": "web",
+                                             "model": str(tmp_path / "m.bin")}))
+    assert list(stage_files(cfg.stages["keep"].stage)) == [f"model={tmp_path}/m.bin"]
