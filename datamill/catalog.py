@@ -20,6 +20,7 @@ from datamill.stage import Stage
 from datamill.stages.clean_text import CleanText
 from datamill.stages.decontaminate import Decontaminate
 from datamill.stages.exact_dedup import ExactDedup
+from datamill.stages.llm_annotate import LLMAnnotate
 from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.minhash.minhash_dedup import MinHashDedup
 from datamill.stages.mix import Mix
@@ -28,6 +29,7 @@ from datamill.stages.semantic.d4 import D4Prune
 from datamill.stages.semantic.embed import EmbeddingAnnotator
 from datamill.stages.semantic.semdedup import SemDeDup
 from datamill.stages.tokens.token_shards import TokenShards
+from datamill.stages.train_classifier import TrainClassifier
 from datamill.synth.entigraph import EntiGraphSynth
 
 STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
@@ -40,4 +42,6 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     Decontaminate, PIIFilter, URLFilter, ParagraphDedup,
     # synthesis, conditioning, mixing, tokenization
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
+    # LLM annotation and classifiers trained inside a pipeline (FineWeb-Edu's recipe)
+    LLMAnnotate, TrainClassifier,
 )}

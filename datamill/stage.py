@@ -17,6 +17,12 @@ mode nothing is removed and the reasons are counted as flags.
 ``reads`` are the columns a stage requires from upstream (a column it uses only when present
 is not listed), ``writes`` the columns it adds; the config loader checks ``needed_columns()``
 (``reads`` plus columns its config names) against the sources and upstream ``writes``.
+
+A stage may also produce a file for later stages (a trained model): its class names it in
+``artifact``, and it writes it at ``fileio.sidecar(stage_dir, artifact)``. A later stage's field
+typed ``... | StageArtifact`` then accepts ``{stage: NAME}`` in the config: the engine runs that
+stage after ``NAME``, puts ``NAME``'s cache key into its own, and hands it the file's path
+(``with_artifacts``) in place of the reference.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Stage:
     writes: ClassVar[tuple[str, ...]] = ()
     mode: ClassVar[Mode] = "drop"  # stages that can annotate instead declare `mode: Mode` as a field
     needs_rows: ClassVar[bool] = False  # True: empty input is an error (nothing to write is a broken run)
+    artifact: ClassVar[str] = ""  # a file it writes under its stage dir's sidecar for later stages ("model.bin")
 
     def config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,6 +85,25 @@ class GlobalStage(Stage):
     def plan(self, ctx: PlanContext, parts: Partitions) -> Partitions:
         """``parts``: every input's partitions, one after the other (several inputs are a union)."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class StageArtifact:
+    """A config value ``{stage: NAME}``: the file the stage ``NAME`` of the same config produces."""
+
+    stage: str  # the upstream stage's name in the config; its class declares `artifact`
+
+
+def artifact_refs(stage: Stage) -> dict[str, str]:
+    """{field name: upstream stage name} for every field that holds a ``StageArtifact``."""
+    return {f.name: value.stage for f in dataclasses.fields(stage)
+            if isinstance(value := getattr(stage, f.name), StageArtifact)}
+
+
+def with_artifacts(stage: Stage, paths: dict[str, str]) -> Stage:
+    """``stage`` with each ``StageArtifact`` field replaced by ``paths[upstream name]``."""
+    refs = artifact_refs(stage)
+    return dataclasses.replace(stage, **{name: paths[up] for name, up in refs.items()}) if refs else stage
 
 
 def with_reasons(table: pa.Table, reasons: pa.Array) -> pa.Table:

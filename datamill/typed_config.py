@@ -83,8 +83,11 @@ def path_fields(obj: Any, prefix: str = "") -> list[tuple[str, str, bool]]:
         else:
             values = [value]
         marker = _marker(hint)
+        if marker is None:  # the path arm of a union (`FilePath | StageArtifact` holding a path)
+            marker = next((m for arm in _arms(hint) if (m := _marker(arm)) is not None), None)
         if marker is not None:
-            out += [(prefix + f.name, v, not isinstance(marker, _PathOrName)) for v in values if v]
+            out += [(prefix + f.name, v, not isinstance(marker, _PathOrName)) for v in values
+                    if v and isinstance(v, str)]
     return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.filters import _text, text_classifier
-from datamill.stage import GlobalStage, Mode, set_columns, with_reasons
+from datamill.stage import GlobalStage, Mode, StageArtifact, set_columns, with_reasons
 from datamill.order_statistic import kth_smallest
 from datamill.typed_config import FilePath
 
@@ -35,7 +35,9 @@ class QualityFilter(GlobalStage):
     version: ClassVar[str] = "1"
     writes: ClassVar[tuple[str, ...]] = ("quality_score",)
 
-    model: FilePath = ""  # fastText .bin or embedding-classifier directory (`datamill fit-classifier`); required
+    # fastText .bin or embedding-classifier directory (`datamill fit-classifier`), or {stage: NAME}
+    # for the model an upstream `train_classifier` stage wrote; required
+    model: FilePath | StageArtifact = ""
     label: str = "__label__hq"  # DCLM's positive label (fasttext-oh-eli5: __label__hq vs __label__cc)
     # reuse: an embedding classifier scores an upstream `embed` stage's column when there is one
     # (it must come from the same encoder: checked); compute: always embed the text here

@@ -16,7 +16,7 @@ import yaml
 from datamill.fileio import filesystem, is_url
 from datamill.pipeline.source_config import DOC_SCHEMA, SourceConfig
 from datamill.typed_config import ConfigError, apply_override, build as _build, parse_override, path_fields
-from datamill.stage import Stage
+from datamill.stage import Stage, artifact_refs
 from datamill.catalog import STAGES
 
 TOP_LEVEL_KEYS = {"name", "sources", "stages", "output", "execution"}
@@ -67,6 +67,11 @@ class StageNode:
     name: str
     stage: Stage
     inputs: list[str]
+    artifacts: dict[str, str] = field(default_factory=dict)  # field -> upstream stage whose artifact it reads
+
+    def after(self) -> list[str]:
+        """Every stage or source that must finish first: its inputs and its artifacts' producers."""
+        return self.inputs + [up for up in self.artifacts.values() if up not in self.inputs]
 
 
 @dataclass
@@ -83,7 +88,7 @@ class PipelineConfig:
         return list(self.sources) + [n for n in self._sorter() if n in self.stages]
 
     def _sorter(self) -> list[str]:
-        graph = {name: node.inputs for name, node in self.stages.items()}
+        graph = {name: node.after() for name, node in self.stages.items()}
         ts = graphlib.TopologicalSorter(graph)
         try:
             static = list(ts.static_order())
@@ -94,7 +99,7 @@ class PipelineConfig:
         done, out = set(self.sources), []
         pending = [n for n in static if n in self.stages]
         while pending:
-            ready = sorted((n for n in pending if all(i in done for i in self.stages[n].inputs)),
+            ready = sorted((n for n in pending if all(i in done for i in self.stages[n].after())),
                            key=rank.__getitem__)
             out.append(ready[0])
             done.add(ready[0])
@@ -141,6 +146,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
             if inp not in known:
                 raise ConfigError(f"stage {node.name!r}: input {inp!r} is neither a source nor a stage "
                                   f"(known: {sorted(known)})")
+        _check_artifacts(node, stages)
     output = raw.get("output") or f"runs/{raw.get('name', 'pipeline')}"
     output = str(output if "://" in str(output) or Path(output).is_absolute() else (base / output).resolve()) \
         if not isinstance(source, dict) else str(output)
@@ -150,6 +156,18 @@ def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...
     cfg.order()  # raises on cycles
     _check_columns(cfg)
     return cfg
+
+
+def _check_artifacts(node: StageNode, stages: dict[str, StageNode]) -> None:
+    """Every ``{stage: NAME}`` value names a stage of this config that produces an artifact."""
+    for key, up in node.artifacts.items():
+        if up not in stages:
+            raise ConfigError(f"stage {node.name!r}: key {key!r}: {{stage: {up}}} names no stage "
+                              f"(stages: {sorted(stages)})")
+        if not stages[up].stage.artifact:
+            producers = sorted(n for n, o in stages.items() if o.stage.artifact)
+            raise ConfigError(f"stage {node.name!r}: key {key!r}: stage {up!r} (use: {stages[up].stage.use}) "
+                              f"produces no artifact (stages that do: {producers or 'none'})")
 
 
 def _check_columns(cfg: PipelineConfig) -> None:
@@ -235,7 +253,7 @@ def _build_stage(name: str, spec: dict, sources: dict, base: Path) -> StageNode:
         stage.check_inputs(inputs)
     except ValueError as e:
         raise ConfigError(f"stage {name!r} (use: {use}): {e}") from None
-    return StageNode(name=name, stage=stage, inputs=inputs)
+    return StageNode(name=name, stage=stage, inputs=inputs, artifacts=artifact_refs(stage))
 
 
 def _apply_override(raw: dict, item: str) -> None:

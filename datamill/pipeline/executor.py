@@ -15,12 +15,14 @@ import time
 import uuid
 
 from datamill import __version__
+from datamill.fileio import sidecar
 from datamill.pipeline import rundir
 from datamill.pipeline.config import PipelineConfig
 from datamill.pipeline.errors import StageError
 from datamill.pipeline.file_fingerprints import stage_files
 from datamill.pipeline.source_config import DataError
 from datamill.partitions import Lazy, Partitions, PlanContext, Value
+from datamill.stage import with_artifacts
 from datamill.pipeline.progress import Progress
 from datamill.pipeline.source_config import DataError
 from datamill.pipeline.sources import fingerprint, list_files, plan_source
@@ -52,7 +54,8 @@ class Executor:
         tail_of: dict[str, list[str]] = {}
         for name in self.cfg.order():
             node = self.cfg.stages.get(name)
-            if node is not None and node.stage.kind != "global" and len(node.inputs) == 1:
+            # a stage reading an upstream artifact starts its own chain, which runs after the producer
+            if node is not None and node.stage.kind != "global" and len(node.inputs) == 1 and not node.artifacts:
                 parent = node.inputs[0]
                 parent_node = self.cfg.stages.get(parent)
                 fusable = parent in tail_of and len(self.cfg.consumers(parent)) == 1 and \
@@ -72,12 +75,20 @@ class Executor:
         node = self.cfg.stages[name]
         ex = self.cfg.execution
         # the bytes of every model/word list/tokenizer it reads: a retrained model re-runs the stage
-        return rundir.cache_key("stage", node.stage.use, node.stage.version, node.stage.config(),
-                                [self.keys[i] for i in node.inputs], ex.rejected_samples,
-                                stage_files(node.stage))
+        parts = ["stage", node.stage.use, node.stage.version, node.stage.config(),
+                 [self.keys[i] for i in node.inputs], ex.rejected_samples, stage_files(node.stage)]
+        if node.artifacts:  # a retrained upstream model re-runs the stage (absent: keys stay as they were)
+            parts.append({key: self.keys[up] for key, up in sorted(node.artifacts.items())})
+        return rundir.cache_key(*parts)
+
+    def stage(self, name: str):
+        """The stage as it runs: each ``{stage: NAME}`` value replaced by that stage's artifact path."""
+        node = self.cfg.stages[name]
+        return with_artifacts(node.stage, {up: sidecar(self.dir(up), self.cfg.stages[up].stage.artifact)
+                                           for up in node.artifacts.values()})
 
     def job(self, name: str) -> StageJob:
-        stage = self.cfg.stages[name].stage if name in self.cfg.stages else None
+        stage = self.stage(name) if name in self.cfg.stages else None
         return StageJob(name, stage, self.keys[name], self.dir(name))
 
     # -- running --------------------------------------------------------------------------
@@ -236,7 +247,7 @@ class Executor:
         # writing first: each output table is written and freed as soon as it exists, instead of
         # every partition's output piling up in worker memory until the last one is computed
         try:
-            written = node.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
+            written = job.stage.plan(ctx, Partitions.concat(inputs)).map_indexed(finish_global_task, job, self.samples, priority=100)
             part_stats = written.gather()
         except ValueError as e:  # a stage's verdict on its data (mix: repeated past max_repeat): one line
             raise DataError(f"stage {name!r}: {e}") from e

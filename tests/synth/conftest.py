@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -40,6 +41,7 @@ class FakeOpenAI:
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)  # every request body received
     lock: threading.Lock = field(default_factory=threading.Lock)
+    content: Callable[[dict], str] | None = None  # the reply text for a request body (default: EntiGraph's)
 
     def reply(self, body: dict) -> tuple[int, dict | None, float]:
         """(status, JSON body, stall seconds) for one request."""
@@ -51,7 +53,9 @@ class FakeOpenAI:
             if fault:
                 fault.seen += 1
         title = next((t for t in ENTITIES if t in user), "Unknown")
-        if "### Entities:" not in user:  # entity extraction
+        if self.content is not None:
+            content = self.content(body)
+        elif "### Entities:" not in user:  # entity extraction
             entities = ENTITIES.get(title) or list(dict.fromkeys(re.findall(r"\b[A-Z][a-z]{3,}\b", user[:3000])))[:4]
             content = json.dumps({"summary": f"A summary of {title}.", "entities": entities})
         else:

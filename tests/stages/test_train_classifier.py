@@ -1,0 +1,50 @@
+"""train_classifier hands fit_classifier.fit the same training set whatever the partitioning:
+graded rows only, binarised at the threshold, sorted by id; the model goes to the stage's sidecar."""
+
+import pyarrow as pa
+import pytest
+
+from datamill.filters import fit_classifier
+from datamill.stages.train_classifier import TrainClassifier
+from tests.conftest import configured, run_plan
+
+ROWS = [{"id": f"d{i:02d}", "text": f"page {i}", "llm_score": None if i % 5 == 0 else float(i % 6)}
+        for i in range(20)]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    seen = []
+
+    def fake_fit(texts, labels, positive, name, output, **kw):
+        seen.append({"texts": texts, "labels": labels, "positive": positive, "name": name, "output": output, **kw})
+        return {"model": output}
+
+    monkeypatch.setattr(fit_classifier, "fit", fake_fit)
+    return seen
+
+
+@pytest.mark.parametrize("sizes", [[20], [7, 13], [3, 5, 4, 8]])
+def test_the_training_set_does_not_depend_on_partitioning(client, tmp_path, calls, sizes):
+    rows = ROWS[::-1]  # arrival order is not id order
+    parts, start = [], 0
+    for n in sizes:
+        parts.append(pa.Table.from_pylist(rows[start:start + n]))
+        start += n
+    stage = TrainClassifier(threshold=3, hyperparameters={"epoch": 9})
+    out = run_plan(client, stage, parts, tmp_path=tmp_path)
+    assert [t.num_rows for t in out] == sizes  # rows pass through
+    (call,) = calls
+    graded = [r for r in ROWS if r["llm_score"] is not None]
+    assert call["texts"] == [r["text"] for r in graded]  # sorted by id, ungraded rows skipped
+    assert call["labels"] == ["1" if r["llm_score"] >= 3 else "0" for r in graded]
+    assert set(call["labels"]) == {"0", "1"} and call["positive"] == {"1"} and call["name"] == "hq"
+    assert call["output"] == f"{tmp_path}/.datamill/model.bin" and call["hyper"] == {"epoch": 9}
+
+
+def test_config_errors_name_the_key():
+    from datamill.typed_config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown hyperparameters \['epochs'\]"):
+        configured(TrainClassifier, hyperparameters={"epochs": 3})
+    assert TrainClassifier(label_column="edu").needed_columns() == ("text", "edu")
