@@ -1,5 +1,5 @@
 """BENCHMARKS.md is generated from benchmarks/results/*.json: the two must agree, every raw
-file a row cites must exist (only the named pending ones may be missing), and every raw file
+file a row cites must exist, and every raw file
 must carry machine, load, versions and every repeat."""
 
 import hashlib
@@ -22,11 +22,9 @@ def test_committed_table_matches_the_raw_files():
     assert tables.OUTPUT.read_text() == tables.render(), "run: python benchmarks/tables.py"
 
 
-def test_every_cited_raw_file_exists_except_the_named_pending_ones():
+def test_every_cited_raw_file_exists():
     cited = {f for row in tables.CPU_ROWS + tables.GPU_ROWS for f in row.files()}
-    missing = {f for f in cited if not (RESULTS / f"{f}.json").exists()}
-    assert missing <= {"minhash_speed", "minhash_recall", "filters_speed"}
-    assert set(tables.PENDING) == {"minhash_speed", "minhash_recall", "filters_speed"}
+    assert {f for f in cited if not (RESULTS / f"{f}.json").exists()} == set()
 
 
 @pytest.mark.parametrize("path", raw_files(), ids=lambda p: p.name)
