@@ -100,6 +100,9 @@ class TransformersBackend:
                 torch.manual_seed(r0.seed)
                 out = self.model.generate(**enc, max_new_tokens=r0.max_tokens, pad_token_id=tok.pad_token_id,
                                           **sampling)
+            for error in sampling["logits_processor"][0].errors() if constrained else ():
+                if error:  # the row was cut to EOS; its reply is whatever came before
+                    log.warning("constrained decoding: grammar error: %s", error)
             new = out[:, enc["input_ids"].shape[1]:]  # (B, new_tokens)
             for row, i in enumerate(idx):
                 ids = new[row].tolist()
