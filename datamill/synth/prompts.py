@@ -23,10 +23,14 @@ as the document supports, each as a short noun phrase taken from the document.
 Answer with one JSON object and nothing else, in exactly this form:
 {{"summary": "<summary>", "entities": ["<entity 1>", "<entity 2>", "..."]}}"""
 
-# The reply shape ENTITIES_SYSTEM asks for; enforced where the backend can (vLLM structured outputs).
+# The reply shape ENTITIES_SYSTEM asks for; enforced where the backend can (vLLM structured
+# outputs, the transformers backend's grammar mask). The length bounds keep a small model from
+# spending its whole token budget inside the summary or one entity name.
 ENTITIES_SCHEMA = json.dumps({
-    "type": "object", "required": ["summary", "entities"],
-    "properties": {"summary": {"type": "string"}, "entities": {"type": "array", "items": {"type": "string"}}},
+    "type": "object", "required": ["summary", "entities"], "additionalProperties": False,
+    "properties": {"summary": {"type": "string", "maxLength": 1500},
+                   "entities": {"type": "array", "minItems": 2,
+                                "items": {"type": "string", "minLength": 1, "maxLength": 80}}},
 })
 
 # fields: title, entity1, entity2

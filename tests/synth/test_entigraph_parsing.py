@@ -16,12 +16,18 @@ from datamill.synth.steps import pair_order, request_seed, triple_order
     ('["A", "B"]', ("", ["A", "B"])),  # a bare list
     ('{"entities": ["A", "a", " A ", "", 3, "- B"]}', ("", ["A", "B"])),  # cleaned and deduplicated
     ('{summary: oops, "entities": ["A", "B" "C"]}', ("", ["A", "B", "C"])),  # invalid JSON: array salvaged
+    # no JSON at all: a plain list (small models often answer this way)
+    ("Summary: A keeper saves a crew.\n\nEntities:\n1. Mara Quill\n2. **Gull Rock** - an island\n3) the Aurora.",
+     ("A keeper saves a crew.", ["Mara Quill", "Gull Rock", "the Aurora"])),
+    ("- Mara Quill: the keeper\n* Tobias\n• Saltmere\n- mara quill", ("", ["Mara Quill", "Tobias", "Saltmere"])),
+    ('{"summary": "S.",\n- A\n- B', ("S.", ["A", "B"])),  # a "{" prefill, then a list
 ])
 def test_parse_entities_recovers(reply, expected):
     assert parse_entities(reply) == expected
 
 
-@pytest.mark.parametrize("reply", ["no json here", '{"summary": "S.", "entities": []}', '{"summary": "S."}', ""])
+@pytest.mark.parametrize("reply", ["no json here", '{"summary": "S.", "entities": []}', '{"summary": "S."}', "",
+                                   "A story.\n\nIt has 2. chapters, - and dashes - in prose."])
 def test_parse_entities_fails_without_entities(reply):
     assert parse_entities(reply) is None
 
