@@ -24,6 +24,7 @@ from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.minhash.minhash_dedup import MinHashDedup
 from datamill.stages.mix import Mix
 from datamill.stages.paragraph_dedup import ParagraphDedup
+from datamill.stages.random_sample import RandomSample
 from datamill.stages.semantic.d4 import D4Prune
 from datamill.stages.semantic.embed import EmbeddingAnnotator
 from datamill.stages.semantic.semdedup import SemDeDup
@@ -40,4 +41,6 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     Decontaminate, PIIFilter, URLFilter, ParagraphDedup,
     # synthesis, conditioning, mixing, tokenization
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
+    # control arms of selection experiments
+    RandomSample,
 )}
