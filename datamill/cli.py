@@ -1,4 +1,4 @@
-"""``datamill run|stats|show|report|card|stages|worker|train|fit-classifier|export-hf``."""
+"""``datamill run|stats|show|report|card|stages|worker|train|ablate|fit-classifier|export-hf``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datamill.logs import setup_logging
 # Subcommands owned by other parts of the package; each module has main(argv) -> int.
 DELEGATED = {
     "train": ("datamill.train_command", "train a model on datamill shards (CONFIG)"),
+    "ablate": ("datamill.ablate.cli", "compare data recipes by training a proxy model per arm and seed (CONFIG)"),
     "fit-classifier": ("datamill.filters.fit_classifier", "train a fastText classifier from labelled data"),
     "export-hf": ("datamill.train.hf_dataset", "export token shards as a Hugging Face dataset"),
     "worker": ("datamill.worker_preload", "start a Dask worker with datamill's settings (SCHEDULER [dask worker args])"),
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--chars", type=int, default=400, help="characters of text per document")
     show.add_argument("--cluster", help="every member of this near-duplicate cluster (minhash_dedup), keeper first")
 
-    report = sub.add_parser("report", help="self-contained HTML report of a run")
+    report = sub.add_parser("report", help="self-contained HTML report of a run or of an ablation (`datamill ablate`)")
     report.add_argument("run_dir")
     report.add_argument("-o", "--output", default="report.html")
 
@@ -142,8 +143,11 @@ def _show(args) -> int:
 
 
 def _report(args) -> int:
+    from datamill.ablate.report import is_ablation
     from datamill.report import write_report
 
+    if is_ablation(args.run_dir):  # a `datamill ablate` out_dir: its table and charts
+        from datamill.ablate.report import write_report
     write_report(args.run_dir, args.output)
     print(f"wrote {args.output}")
     return 0

@@ -22,7 +22,7 @@ LAYERS = [
     (2, ("datamill.catalog",)),
     (3, ("datamill.pipeline",)),
     (4, ("datamill.cli", "datamill.inspection", "datamill.report", "datamill.card", "datamill.stage_docs",
-         "datamill.train_command", "datamill.worker_preload")),
+         "datamill.train_command", "datamill.worker_preload", "datamill.ablate")),
 ]
 
 

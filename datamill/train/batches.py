@@ -126,11 +126,13 @@ def missing_shards(cfg: TrainConfig) -> list[str]:
 def open_data(cfg: TrainConfig, sampler: Schedulers, *, rank: int, world_size: int, device: torch.device,
               loader=None, val_loader=None, replay_loader=None, cooldown_loader=None) -> TrainData:
     """The loaders ``cfg.data`` names, opened on the shards, unless ``loader`` is given (tests pass
-    fakes, and then every loader they want)."""
+    fakes, and then every loader they want). A ``val_loader`` given alone replaces the shards' own
+    held-out windows (``datamill ablate`` scores every arm on the same fixed windows)."""
     if loader is None:
         kw = dict(rank=rank, world_size=world_size)
         loader = open_loader(cfg, cfg.data.shards, "train", seed=cfg.seed, sampler=sampler, **kw)
-        val_loader = open_loader(cfg, cfg.data.shards, "val", seed=cfg.seed, **kw) if cfg.data.val_batches else None
+        if val_loader is None and cfg.data.val_batches:
+            val_loader = open_loader(cfg, cfg.data.shards, "val", seed=cfg.seed, **kw)
         if cfg.data.replay.shards:
             replay_loader = open_loader(cfg, cfg.data.replay.shards, "train", seed=cfg.seed + 1, **kw)
         if cfg.data.cooldown_shards:
