@@ -1,26 +1,24 @@
-"""Random selection vs SemDeDup vs D4 at the same kept fraction and equal training tokens (CPU, tiny model).
+"""Random selection vs SemDeDup vs D4 at the same kept fraction and equal training tokens, through `datamill ablate`.
 
-Data (nothing downloaded; $DATAMILL_SHARED_DATA or ../shared/data):
-  web      the 990 trafilatura evaluation pages, main text (as in benchmarks/schedulers_experiment.py)
+Data (nothing downloaded; $DATAMILL_SHARED_DATA or ../shared/data), written here under runs/d4-experiment/sources:
+  web      the 990 trafilatura evaluation pages, main text (as in benchmarks/schedulers_experiment.py),
+           or with --web-corpus any jsonl(.gz) web text (the GPU variant)
   stories  the 127 SQuALITY Project Gutenberg stories cut into passages of >= --passage-chars at
            paragraph breaks (a document per passage, so that selection has units to choose)
-  docs     CPython's documentation: validation only, a source the selection never sees
-Held out before any selection: 6% of web pages and 6% of stories (whole stories), by a hash of
-the id. The rest is the pool. Every arm keeps half of the pool (``configs/ablate-d4-data.yaml``):
-  random    the ``random_sample`` stage        semdedup  SemDeDup alone, r_dedup 0.5
-  d4        SemDeDup r_dedup 0.75, re-cluster, SSL prototypes r_proto 2/3
-Then each arm trains the same model for the same steps (equal tokens) on its selection, in the
-selection's own source proportions, and is evaluated on the same held-out windows of web,
-stories and docs (an equal number per source). Selection seed = training seed.
+  docs     CPython's documentation: evaluation only, a source the selection never sees
+Held out before any selection: 6% of web pages and 6% of the stories (whole stories), by a hash of
+the id; they and docs are the ablation's reference eval sets. The rest is the pool, which every
+arm of configs/ablate-d4.yaml cuts to half (random_sample / SemDeDup / D4) before training the same
+proxy model for the same tokens on it (docs/ABLATIONS.md).
 
-Usage: nice -n 10 .venv/bin/python benchmarks/d4_experiment.py [--steps 300] [--seeds 0,1]
-Writes runs/d4-experiment/, benchmarks/results/d4_experiment.{json,md}, benchmarks/figures/d4_*.png.
+Usage: nice -n 10 .venv/bin/python benchmarks/d4_experiment.py [--config configs/ablate-d4.yaml]
+Writes runs/d4-experiment/ (the ablation), benchmarks/results/d4_experiment.{json,md} and
+benchmarks/figures/d4_val_loss.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
 import json
 import re
@@ -30,8 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "runs" / "d4-experiment"
-ARMS = ("random", "semdedup", "d4")
-VAL_SOURCES = ("web", "stories", "docs")
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
@@ -116,87 +112,29 @@ def prepare(work: Path, passage_chars: int, web_corpus: str | None = None) -> di
     return counts
 
 
-def build(args) -> None:
-    from datamill.pipeline.runner import run_pipeline
-
-    if not (args.work / "prep" / "full" / "manifest.json").exists():
-        run_pipeline(args.prep_config, progress=False)
-    if not all((args.work / "data" / f"shards_{a}_s{s}" / "manifest.json").exists()
-               for a in args.arms.split(",") for s in args.seeds.split(",")):
-        run_pipeline(args.data_config, progress=False)
-
-
-def shard_dir(work: Path, arm: str, seed: int) -> Path:
-    return work / ("prep/full" if arm == "full" else f"data/shards_{arm}_s{seed}")
-
-
-def train_arm(arm: str, seed: int, args) -> Path:
-    from datamill.train.data import ShardLoader
-    from datamill.train.loop import train
-    from experiment_trainer import tiny, trainer_config
-
-    out = args.work / "runs" / f"{arm}_s{seed}"
-    shards = shard_dir(args.work, arm, seed)
-    cfg = trainer_config(args.trainer, tiny(args.steps, args.d_model, args.batch_size, args.eval_interval,
-                                            args.val_batches),
-                         out=out, seed=seed, shards=[str(shards)], tokens=args.tokens,
-                         data={"val_fraction": 0.0}, overrides=args.set)
-    metrics = out / "metrics.jsonl"
-    if metrics.exists() and any(json.loads(x).get("step") == cfg.steps and "val_loss" in json.loads(x)
-                                for x in metrics.read_text().splitlines()):
-        return out
-    cfg.resume = False
-    T, B = cfg.data.seq_len, cfg.data.batch_size
-    loader = ShardLoader([str(shards)], seq_len=T, batch_size=B, seed=seed, val_fraction=0.0)
-    val = ShardLoader([str(args.work / "data" / "val")], seq_len=T, batch_size=B, seed=0, split="val",
-                      val_fraction=1.0, verify="size")
-    val.set_weights({s: 1.0 for s in val.sources})  # the same windows, equally many per source, in every arm
-    t0 = time.perf_counter()
-    train(cfg, loader=loader, val_loader=val)
-    print(f"{arm} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return out
-
-
-def selection(work: Path, arm: str, seed: int) -> dict:
-    """Documents and tokens per source in an arm's shards."""
-    return json.loads((shard_dir(work, arm, seed) / "manifest.json").read_text())["sources"]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--d-model", type=int, default=64)
-    ap.add_argument("--eval-interval", type=int, default=50)
-    ap.add_argument("--val-batches", type=int, default=24)
-    ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--config", default=str(ROOT / "configs" / "ablate-d4.yaml"))
+    ap.add_argument("--set", action="append", default=[], help="ablation config override KEY=VALUE")
     ap.add_argument("--passage-chars", type=int, default=3000)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--trainer", default=None, help="a trainer YAML instead of the tiny CPU model (GPU runs)")
-    ap.add_argument("--tokens", type=int, default=0, help="training tokens per run (sets the steps)")
-    ap.add_argument("--set", action="append", default=[], help="trainer override KEY=VALUE, for every run")
-    ap.add_argument("--prep-config", default=str(ROOT / "configs" / "ablate-d4-prep.yaml"))
-    ap.add_argument("--data-config", default=str(ROOT / "configs" / "ablate-d4-data.yaml"))
     ap.add_argument("--web-corpus", default=None, help="jsonl(.gz) glob of web text replacing the trafilatura pages")
-    ap.add_argument("--work", type=Path, default=WORK, help="the output dir the two configs write under")
+    ap.add_argument("--work", type=Path, default=WORK, help="where the sources go (the configs read them there)")
+    ap.add_argument("--name", default="d4_experiment", help="results/<name>.json, .md and figures/<name>_*.png")
     args = ap.parse_args(argv)
-    import torch
+    from datamill.ablate.config import load_config
+    from datamill.ablate.run import run_ablation
 
-    torch.set_num_threads(args.threads)
     counts = prepare(args.work, args.passage_chars, args.web_corpus)
     print("sources:", json.dumps(counts), flush=True)
-    build(args)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    arms = args.arms.split(",")
-    if not args.report_only:
-        for seed in seeds:  # arms interleaved within a seed
-            for arm in arms:
-                train_arm(arm, seed, args)
+    cfg = load_config(args.config, args.set)
+    t0 = time.perf_counter()
+    result = run_ablation(cfg, progress=False)
+    print(f"ablation: {time.perf_counter() - t0:.0f} s, {result['trained_now']} run(s) trained now", flush=True)
     from d4_report import report
 
-    report(args.work, arms, seeds, args, counts, functools.partial(selection, args.work))
+    cmd = "nice -n 10 .venv/bin/python benchmarks/d4_experiment.py " + " ".join(
+        [f"--config {Path(args.config).resolve().relative_to(ROOT)}"] + [f"--set {x}" for x in args.set])
+    report(result, counts, cmd, args.name)
     return 0
 
 

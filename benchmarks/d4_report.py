@@ -1,109 +1,104 @@
-"""Tables, figures and the raw JSON of benchmarks/d4_experiment.py (from its runs only)."""
+"""The raw JSON, table and figure of benchmarks/d4_experiment.py, from its ablation's result only."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
-
 from record import RESULTS, ROOT, Record
 
 FIGS = ROOT / "benchmarks" / "figures"
-VAL_SOURCES = ("web", "stories", "docs")
+HELD_OUT = {"val_web": "web pages held out before selection", "val_stories": "whole stories held out before selection",
+            "docs": "CPython docs, a source no selection sees", "web": "pool web pages held out by the trainer "
+            "(selection saw them)", "stories": "pool passages held out by the trainer (selection saw them)"}
 
 
-def evals(run: Path) -> list[dict]:
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in rows if "val_loss" in r]
+def composition(shard_dirs: list[str]) -> dict[str, dict]:
+    """Documents and tokens per source in an arm's shards (held-out documents included)."""
+    out: dict[str, dict] = {}
+    for d in shard_dirs:
+        for src, v in json.loads((Path(d) / "manifest.json").read_text())["sources"].items():
+            rec = out.setdefault(src, {"docs": 0, "tokens": 0})
+            rec["docs"] += v["docs"]
+            rec["tokens"] += v["tokens"]
+    return out
 
 
-def _trained_tokens(run: Path) -> int:
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    return max(r.get("tokens", 0) for r in rows)
-
-
-def _mean(ev: dict) -> float:
-    return float(np.mean([ev[f"val_loss/{s}"] for s in VAL_SOURCES]))
-
-
-def _figure(curves: dict, arms: list[str], seeds: list[int]) -> None:
+def _figure(result: dict, name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     FIGS.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
-    colors = dict(zip(arms, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    for ax, key in zip(axes, [f"val_loss/{s}" for s in VAL_SOURCES] + ["mean"]):
-        for arm in arms:
-            for k, seed in enumerate(seeds):
-                rows = curves[arm, seed]
-                vals = [_mean(r) if key == "mean" else r[key] for r in rows]
-                ax.plot([r["step"] for r in rows], vals, c=colors[arm], ls="-" if k == 0 else "--",
-                        label=f"{arm} s{seed}")
-        title = key.replace("val_loss/", "val loss: ") if "/" in key else "val loss: mean of sources"
-        ax.set_title(title + (" (held-out source)" if key.endswith("docs") else ""))
-        ax.set_xlabel("step")
-        tail = [(_mean(r) if key == "mean" else r[key]) for c in curves.values() for r in c[1:]]
-        ax.set_ylim(min(tail) - 0.1, max(tail) + 0.05)
+    sets = list(result["eval_sets"])
+    fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 3.6))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, s in zip(axes, sets):
+        tail = []
+        for (arm, rec), c in zip(result["arms"].items(), colors):
+            for k, (seed, run) in enumerate(sorted(rec["runs"].items())):
+                pts = [(r["tokens"], r[s]) for r in run["curve"] if s in r]
+                ax.plot(*zip(*pts), c=c, ls="-" if k == 0 else "--", marker=".", label=f"{arm} s{seed}")
+                tail += [v for _, v in pts[1:]]
+        ax.set_title(f"{s}", fontsize=10)
+        ax.set_xlabel("training tokens")
+        if tail:
+            ax.set_ylim(min(tail) - 0.05, max(tail) + 0.05)
+    axes[0].set_ylabel("val loss, nats/token")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(FIGS / "d4_val_loss.png", dpi=110)
+    fig.savefig(FIGS / f"{name}_val_loss.png", dpi=110)
 
 
-def report(work: Path, arms: list[str], seeds: list[int], args, counts: dict, selection) -> None:
-    cmd = (f"nice -n 10 .venv/bin/python benchmarks/d4_experiment.py --steps {args.steps} --d-model {args.d_model} "
-           f"--seeds {','.join(map(str, seeds))} --arms {','.join(arms)}")
-    curves = {(a, s): evals(work / "runs" / f"{a}_s{s}") for a in arms for s in seeds}
-    tokens = _trained_tokens(work / "runs" / f"{arms[0]}_s{seeds[0]}")
-    rec = Record("d4_experiment", command=cmd, packages=["torch", "numpy", "faiss-cpu", "sentence-transformers"],
-                 params={**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                         "training_tokens_per_run": tokens, "sources": counts},
-                 note="CPU only. Validation loss in nats/token on the same held-out windows for every arm "
-                      "(an equal number per source); docs is a source no selection saw.")
-    final = {k: v[-1] for k, v in curves.items()}
-    comp = {(a, s): selection(a, s) for a in arms for s in seeds}
-    pool = {"web": counts["pool_web"]["docs"], "stories": counts["pool_stories"]["docs"]}
-    for arm in arms:
-        for s in VAL_SOURCES:
-            rec.figure("final_val_loss", [final[arm, sd][f"val_loss/{s}"] for sd in seeds], unit="nats/token",
-                       arm=arm, source=s, seeds=seeds)
-        rec.figure("final_val_loss_mean", [_mean(final[arm, sd]) for sd in seeds], unit="nats/token", arm=arm,
-                   seeds=seeds)
-        for src in pool:
-            rec.figure("selected_docs", [comp[arm, sd].get(src, {}).get("docs", 0) for sd in seeds], unit="docs",
-                       arm=arm, source=src, seeds=seeds, pool=pool[src])
-            rec.figure("selected_tokens", [comp[arm, sd].get(src, {}).get("tokens", 0) for sd in seeds],
-                       unit="tokens", arm=arm, source=src, seeds=seeds)
-    rec.data["curves"] = {f"{a}_s{s}": v for (a, s), v in curves.items()}
+def report(result: dict, counts: dict, cmd: str, name: str) -> None:
+    arms, sets, base = result["arms"], list(result["eval_sets"]), result["baseline"]
+    seeds = [str(s) for s in result["seeds"]]
+    rec = Record(name, command=cmd, packages=["torch", "numpy", "faiss-cpu", "sentence-transformers"],
+                 params={"tokens_per_run": result["tokens"], "seeds": result["seeds"], "baseline": base,
+                         "sources": counts, "eval_sets": result["eval_sets"]},
+                 note="Validation loss in nats/token; every arm on the same windows per eval set. "
+                      "Repeats are seeds, in the order of params.seeds.")
+    comp = {arm: composition(a["shards"]) for arm, a in arms.items()}
+    for arm, a in arms.items():
+        for s in sets:
+            rec.figure("final_val_loss", [a["runs"][k]["final"][s] for k in seeds], unit="nats/token", arm=arm,
+                       eval_set=s)
+            if arm != base:
+                rec.figure("paired_delta_vs_" + base, [a["runs"][k]["final"][s] - arms[base]["runs"][k]["final"][s]
+                                                       for k in seeds], unit="nats/token", arm=arm, eval_set=s)
+        for src, v in comp[arm].items():
+            rec.figure("selected_docs", [v["docs"]], unit="docs", arm=arm, source=src)
+            rec.figure("selected_tokens", [v["tokens"]], unit="tokens", arm=arm, source=src)
+    rec.data["ablation"] = result
     rec.write()
-    _figure(curves, arms, seeds)
+    _figure(result, name.replace("_experiment", ""))
 
-    lines = ["# D4 experiment (generated by benchmarks/d4_experiment.py)", "", f"Command: `{cmd}`", "",
-             f"{tokens:,} training tokens per run" + (f" (d_model {args.d_model}, 2 layers)" if not args.trainer
-                                                       else f" ({args.trainer})") + ".", "", "Pool and validation documents: " +
-             ", ".join(f"{k} {v['docs']} docs / {v['bytes'] / 1e6:.2f} MB" for k, v in counts.items()), "",
-             "Selections (documents and tokens kept per source; pool: " +
-             ", ".join(f"{k} {v}" for k, v in pool.items()) + " docs):", "",
-             "| arm | seed | web docs | stories docs | kept docs | web tokens | stories tokens | stories token share |",
+    pool = {"web": counts["pool_web"]["docs"], "stories": counts["pool_stories"]["docs"]}
+    lines = [f"# D4 experiment (generated by benchmarks/d4_experiment.py from {result['name']}'s ablation.json)", "",
+             f"Command: `{cmd}`", "", f"{result['tokens']:,} training tokens per run; seeds {result['seeds']}; "
+             f"baseline {base}.", "", "Sources: " + ", ".join(f"{k} {v['docs']} docs / {v['bytes'] / 1e6:.2f} MB"
+                                                              for k, v in counts.items()), "",
+             "Selections (documents and tokens kept per source, of the pool: " +
+             ", ".join(f"{k} {v} docs" for k, v in pool.items()) + "):", "",
+             "| arm | web docs | stories docs | kept fraction (docs) | web tokens | stories tokens | stories share of tokens | epochs |",
              "|---|---|---|---|---|---|---|---|"]
-    for arm in arms:
-        for sd in seeds:
-            c = comp[arm, sd]
-            d = {k: c.get(k, {}).get("docs", 0) for k in pool}
-            t = {k: c.get(k, {}).get("tokens", 0) for k in pool}
-            lines.append(f"| {arm} | {sd} | {d['web']} | {d['stories']} | {sum(d.values()) / sum(pool.values()):.3f} | "
-                         f"{t['web']:,} | {t['stories']:,} | {t['stories'] / max(1, sum(t.values())):.3f} |")
-    lines += ["", "Final validation loss (nats/token):", "",
-              "| arm | seed | web | stories | docs (held-out source) | mean | Δ mean vs random |",
-              "|---|---|---|---|---|---|---|"]
-    for arm in arms:
-        for sd in seeds:
-            ev = final[arm, sd]
-            base = _mean(final["random", sd]) if ("random", sd) in final else float("nan")
-            lines.append(f"| {arm} | {sd} | " + " | ".join(f"{ev[f'val_loss/{s}']:.4f}" for s in VAL_SOURCES) +
-                         f" | {_mean(ev):.4f} | {_mean(ev) - base:+.4f} |")
-    (RESULTS / "d4_experiment.md").write_text("\n".join(lines) + "\n")
+    for arm, c in comp.items():
+        d = {k: c.get(k, {}).get("docs", 0) for k in pool}
+        t = {k: c.get(k, {}).get("tokens", 0) for k in pool}
+        lines.append(f"| {arm} | {d['web']} | {d['stories']} | {sum(d.values()) / sum(pool.values()):.3f} | "
+                     f"{t['web']:,} | {t['stories']:,} | {t['stories'] / max(1, sum(t.values())):.3f} | "
+                     f"{arms[arm]['epochs']:.2f} |")
+    lines += ["", "Eval sets: " + "; ".join(f"`{s}` = {HELD_OUT.get(s, s)}" for s in sets), "",
+              "Final validation loss per seed (nats/token) and Δ vs the same seed's " + base + ":", "",
+              "| arm | seed | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]
+    for arm, a in arms.items():
+        for k in seeds:
+            cells = []
+            for s in sets:
+                v = a["runs"][k]["final"][s]
+                d = "" if arm == base else f" ({v - arms[base]['runs'][k]['final'][s]:+.4f})"
+                cells.append(f"{v:.4f}{d}")
+            lines.append(f"| {arm} | {k} | " + " | ".join(cells) + " |")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

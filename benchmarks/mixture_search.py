@@ -14,6 +14,7 @@ squares; the predicted mean loss is minimized on a 0.01 grid of the simplex with
 (the mean of the other proxies); a linear-in-weights fit is reported beside it.
 
 Usage: nice -n 10 .venv/bin/python benchmarks/mixture_search.py [--proxies 10] [--seeds 0,1]
+GPU (benchmarks/gpu/experiments.sh): --proxy-trainer/--trainer YAMLs, --proxy-tokens/--tokens, --shards.
 Writes runs/mixture-search/, benchmarks/results/mixture_search.{json,md}, benchmarks/figures/mixture_*.png.
 """
 
@@ -30,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "runs" / "mixture-search"
-SOURCES = ("docs", "stories", "web")
+SOURCES = ("docs", "stories", "web")  # the sources of the default shards (any three with --shards)
 MIN_WEIGHT = 0.05
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shards", default=None, help="a token_shards dir with docs/stories/web sources instead of "
                     "building the schedulers experiment's")
     ap.add_argument("--work", type=Path, default=WORK, help="where the runs go")
+    ap.add_argument("--name", default="mixture_search", help="results/<name>.json, .md and figures/<name>.png")
     args = ap.parse_args(argv)
     import torch
 
@@ -141,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         common = ROOT / "runs" / "schedulers-experiment"
         prepare_sources(common)
         shards = build_shards(common, 2048, 128)
+    global SOURCES
+    SOURCES = tuple(sorted(json.loads((shards / "manifest.json").read_text())["sources"]))
+    if len(SOURCES) != 3:
+        raise SystemExit(f"{shards}: the search grid is over three sources, the shards have {list(SOURCES)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     mixes = sample_weights(args.proxies)
     proxies = []
