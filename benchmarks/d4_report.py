@@ -24,6 +24,14 @@ def composition(shard_dirs: list[str]) -> dict[str, dict]:
     return out
 
 
+def selection_stats(shard_dirs: list[str]) -> dict:
+    """The selection stage's statistics (kept fractions, SemDeDup's calibrated eps, D4's cut), read
+    from the run dir of the stage that feeds the arm's token_shards (``select`` in ablate-d4-arms.yaml)."""
+    d = Path(shard_dirs[0])
+    stats = d.parent / d.name.replace("token_shards", "select") / ".datamill" / "stats.json"
+    return json.loads(stats.read_text()).get("extra", {}) if stats.exists() else {}
+
+
 def _figure(result: dict, name: str) -> None:
     import matplotlib
 
@@ -70,6 +78,7 @@ def report(result: dict, counts: dict, cmd: str, name: str) -> None:
         for src, v in comp[arm].items():
             rec.figure("selected_docs", [v["docs"]], unit="docs", arm=arm, source=src)
             rec.figure("selected_tokens", [v["tokens"]], unit="tokens", arm=arm, source=src)
+    rec.data["selection_stats"] = {arm: selection_stats(a["shards"]) for arm, a in arms.items()}
     rec.data["ablation"] = result
     rec.write()
     _figure(result, name.replace("_experiment", ""))
@@ -89,6 +98,9 @@ def report(result: dict, counts: dict, cmd: str, name: str) -> None:
         lines.append(f"| {arm} | {d['web']} | {d['stories']} | {sum(d.values()) / sum(pool.values()):.3f} | "
                      f"{t['web']:,} | {t['stories']:,} | {t['stories'] / max(1, sum(t.values())):.3f} | "
                      f"{arms[arm]['epochs']:.2f} |")
+    lines += ["", "Selection statistics: " + "; ".join(
+        f"{arm}: " + ", ".join(f"{k} {v:.4g}" for k, v in st.items() if isinstance(v, float))
+        for arm, st in rec.data["selection_stats"].items())]
     lines += ["", "Eval sets: " + "; ".join(f"`{s}` = {HELD_OUT.get(s, s)}" for s in sets), "",
               "Final validation loss per seed (nats/token) and Δ vs the same seed's " + base + ":", "",
               "| arm | seed | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]

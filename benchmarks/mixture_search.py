@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--eval-interval", type=int, default=25)
     ap.add_argument("--val-batches", type=int, default=12)
-    ap.add_argument("--seeds", default="0,1", help="seeds of the check runs (proxies use the first)")
+    ap.add_argument("--seeds", default="0,1", help="seeds of the check runs")
+    ap.add_argument("--proxy-seed", type=int, default=0, help="seed of every proxy run")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--trainer", default=None, help="trainer YAML of the check runs instead of the tiny model (GPU)")
     ap.add_argument("--proxy-trainer", default=None, help="trainer YAML of the proxy runs (GPU)")
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     mixes = sample_weights(args.proxies)
     proxies = []
     for i, w in enumerate(mixes):
-        ev = train_run(f"proxy{i:02d}", shards, w, seeds[0], args.proxy_steps, args.proxy_d_model, args,
+        ev = train_run(f"proxy{i:02d}", shards, w, args.proxy_seed, args.proxy_steps, args.proxy_d_model, args,
                        tokens=args.proxy_tokens, base=args.proxy_trainer)
         proxies.append({"weights": w, "losses": dict(zip(SOURCES, per_source(ev)))})
     W = np.array([[p["weights"][s] for s in SOURCES] for p in proxies])

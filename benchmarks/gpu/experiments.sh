@@ -7,6 +7,9 @@
 #
 # D4_WEB_CORPUS: jsonl(.gz) web text ("text", optional "id"/"url"), >= 2B tokens so that each
 # half-selection covers the 1B-token budget once (configs/ablate-d4-gpu.yaml); nothing is downloaded.
+# MIX_SHARDS (optional): a token_shards dir with exactly three sources for the mixture search;
+# without it the search uses the CPU experiment's three small sources (about 4M tokens in all), which
+# the 250M-token check runs repeat ~60 times: a scale check of the method, not of the mixture.
 # Time on one H200 (estimate): D4 6 runs x 1B tokens at 124M, ~45 min each; mixture search 10 proxies
 # + 6 check runs, ~1.5 h.
 set -euo pipefail
@@ -29,7 +32,7 @@ cp -r runs/d4-experiment-gpu/ablation.json runs/d4-experiment-gpu/ablation.md ru
 #    (250M tokens each) of the predicted mix vs uniform vs dynamic domain weights, 2 seeds
 PYTHONPATH=. $PY benchmarks/mixture_search.py --work runs/mixture-search-gpu --name mixture_search_gpu \
     --proxy-trainer configs/train-mixture-proxy-gpu.yaml --proxy-tokens 100007936 \
-    --trainer configs/train-124m.yaml --tokens 250085376 --seeds 0,1 2>&1 | tee "$OUT/mixture/log.txt"
+    --trainer configs/train-124m.yaml --tokens 250085376 --seeds 0,1 ${MIX_SHARDS:+--shards "$MIX_SHARDS"} 2>&1 | tee "$OUT/mixture/log.txt"
 cp benchmarks/results/mixture_search_gpu.json benchmarks/results/mixture_search_gpu.md "$OUT/mixture/"
 cp runs/mixture-search-gpu/regression.json "$OUT/mixture/"
 echo "raw outputs in $OUT"
