@@ -15,7 +15,7 @@ def curves_svg(eval_set: str, arms: dict[str, dict], width: int = 560, height: i
     points = [pt for _, _, pts in lines for pt in pts]
     if not points:
         return ""
-    left, right, top, bottom = 56, 120, 12, 36
+    left, right, top, bottom = 56, 120, 24, 36
     x1 = max(t for t, _ in points)
     y0, y1 = min(v for _, v in points), max(v for _, v in points)
     y0, y1 = (y0 - 0.05, y1 + 0.05) if y1 - y0 < 1e-9 else (y0, y1)
@@ -33,8 +33,9 @@ def curves_svg(eval_set: str, arms: dict[str, dict], width: int = 560, height: i
         out.append(f'<text class="tick" x="{left - 4}" y="{top + ph * (1 - k / 4) + 3:.1f}" '
                    f'text-anchor="end">{v:.2f}</text>')
         out.append(f'<text class="tick" x="{left + pw * k / 4:.1f}" y="{top + ph + 14}" '
-                   f'text-anchor="middle">{short_number(t)}</text>')
-    out.append(f'<text class="tick" x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">training tokens</text>')
+                   f'text-anchor="middle">{short_number(round(t)) if t else 0}</text>')
+    out.append(f'<text class="tick" x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">training tokens</text>'
+               f'<text class="tick" x="{left}" y="12">{esc(eval_set)}: validation loss, nats/token</text>')
     for arm, seed, pts in lines:
         path = " ".join(xy(t, v) for t, v in pts)
         out.append(f'<polyline fill="none" stroke="{colour[arm]}" stroke-width="1.5" points="{path}">'
