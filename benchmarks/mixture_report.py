@@ -90,6 +90,9 @@ def report(work: Path, args, seeds: list[int], proxies: list[dict], regression: 
     rec.data["regression"] = regression
     rec.data["proxies"] = proxies
     rec.data["checks"] = checks
+    rec.data["curves"] = {run.name: [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()
+                                     if "val_loss" in x] for run in sorted((work / "runs").iterdir())
+                          if (run / "metrics.jsonl").exists()}
     rec.write()
     _figures(proxies, regression, checks, seeds, args.name)
 

@@ -7,11 +7,12 @@
 #
 # D4_WEB_CORPUS: jsonl(.gz) web text ("text", optional "id"/"url"), >= 2B tokens so that each
 # half-selection covers the 1B-token budget once (configs/ablate-d4-gpu.yaml); nothing is downloaded.
+# DATAMILL_SHARED_DATA: the shared data dir (squality, web-trafilatura), default ../shared/data.
 # MIX_SHARDS (optional): a token_shards dir with exactly three sources for the mixture search;
 # without it the search uses the CPU experiment's three small sources (about 4M tokens in all), which
 # the 250M-token check runs repeat ~60 times: a scale check of the method, not of the mixture.
-# Time on one H200 (estimate): D4 6 runs x 1B tokens at 124M, ~45 min each; mixture search 10 proxies
-# + 6 check runs, ~1.5 h.
+# Time on one H200 (estimate from results/trainer.md, ~510k tokens/s at 124M): D4 6 runs x 1B tokens,
+# ~35 min each (~3.5 h); mixture search 10 proxies + 6 check runs of 250M tokens at 124M, ~1 h.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
