@@ -50,7 +50,8 @@ def _figure(result: dict, name: str) -> None:
                 ax.plot(*zip(*pts), c=c, ls="-" if k == 0 else "--", marker=".", label=f"{arm} s{seed}")
                 tail += [v for _, v in pts[1:]]
         ax.set_title(f"{s}", fontsize=10)
-        ax.set_xlabel("training tokens")
+        ax.set_xlabel("training tokens (thousands)")
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1e3:.0f}")
         if tail:
             ax.set_ylim(min(tail) - 0.05, max(tail) + 0.05)
     axes[0].set_ylabel("val loss, nats/token")
