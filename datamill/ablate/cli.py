@@ -50,13 +50,20 @@ def main(argv: list[str] | None = None) -> int:
         print("datamill ablate: error: CONFIG is required (or --keys)", file=sys.stderr)
         return 2
     from datamill.ablate.run import run_ablation
+    from datamill.pipeline.errors import StageError
+    from datamill.pipeline.source_config import DataError
+    from datamill.shards import ShardError
 
     try:
         cfg = load_config(args.config, args.set)
         result = run_ablation(cfg, workers=args.workers, progress=not args.no_progress)
-    except (ConfigError, OSError) as e:
+    except (ConfigError, DataError, StageError, ShardError, OSError) as e:
         print(f"datamill ablate: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("datamill ablate: interrupted; built stages and finished runs are kept (an unfinished run resumes "
+              "from its last checkpoint): run the same command again", file=sys.stderr)
+        return 130
     print((f"{cfg.out_dir}/ablation.md: ") + f"{result['trained_now']} run(s) trained now, "
           f"{sum(len(a['runs']) for a in result['arms'].values()) - result['trained_now']} read back")
     print(open(f"{cfg.out_dir}/ablation.md", encoding="utf-8").read())

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from datamill.shards import ShardSet
 from datamill.stages.tokens import tokenizer as toklib
 from datamill.train.data import Batch, val_mask
+from datamill.typed_config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ def build_eval_sets(out_dir: str, streams: dict[str, tuple[np.ndarray, int]], to
     for name, (stream, n_docs) in streams.items():
         k = min(windows, len(stream) // L)
         if k == 0:
-            raise ValueError(f"eval set {name!r}: its {n_docs} documents hold fewer than {L} tokens")
+            raise ConfigError(f"eval set {name!r}: its {n_docs} documents hold fewer than {L} tokens "
+                              "(raise eval.held_out_fraction or add documents)")
         if k < windows:
             log.warning("eval set %r: only %d of %d windows (%d documents)", name, k, windows, n_docs)
         w = stream[: k * L].reshape(k, L)

@@ -50,6 +50,8 @@ def eval_streams(cfg: AblationConfig, dirs: dict[str, list[str]], tok_json: str,
 
 
 def run_ablation(cfg: AblationConfig, *, workers: int | None = None, progress: bool = True) -> dict:
+    for arm in cfg.arms:  # the trainer configs and the budget checked before any data is built
+        trainer_config(cfg, arm, [f"{cfg.out_dir}/unbuilt"], cfg.seeds[0], 1)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dirs = build_arms(cfg, workers=workers, progress=progress)

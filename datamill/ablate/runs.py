@@ -36,8 +36,9 @@ def trainer_config(cfg: AblationConfig, arm: str, shards: list[str], seed: int, 
     per_step = base.data.batch_size * base.data.seq_len * base.data.grad_accum
     if cfg.tokens % per_step:
         lo = cfg.tokens // per_step * per_step
+        near = f"{lo} or {lo + per_step}" if lo else f"{per_step} or a multiple"
         raise ConfigError(f"{where}: tokens={cfg.tokens} is not a whole number of steps of {per_step} tokens "
-                          f"(batch_size x seq_len x grad_accum); use {lo or per_step} or {lo + per_step}")
+                          f"(batch_size x seq_len x grad_accum); use {near}")
     steps = cfg.tokens // per_step
     forced = {"out_dir": str(Path(cfg.out_dir) / "runs" / arm / f"seed{seed}"), "seed": seed, "steps": steps,
               "export_hf": False, "data.shards": shards, "data.weights": cfg.arms[arm].weights,

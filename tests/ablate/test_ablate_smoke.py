@@ -71,3 +71,17 @@ def test_smoke_ablation_runs_once_with_equal_tokens_on_held_out_windows(tmp_path
     page = render(str(out))
     assert "meco" in page and "plain" in page and page.count("<svg") == 2
     assert (out / "figures" / "curves-pydocs.svg").read_text().count("<polyline") == 4
+
+    # arms that mix existing shard sets (no pipeline): the baseline's shards give the held-out windows
+    mix = tmp_path / "mix.yaml"
+    mix.write_text(json.dumps({
+        "trainer": str(ROOT / "configs" / "train-smoke.yaml"), "out_dir": str(tmp_path / "mix"), "tokens": 10240,
+        "seeds": [0], "baseline": "plain", "trainer_set": ["checkpoint_interval=0"],
+        "arms": {"plain": {"shards": arms["plain"]["shards"]},
+                 "both": {"shards": arms["plain"]["shards"] + arms["meco"]["shards"]}},
+        "eval": {"held_out_fraction": 0.1, "windows": 8, "points": 2}}))
+    assert main([str(mix), "--no-progress"]) == 0
+    mixed = json.loads((tmp_path / "mix" / "ablation.json").read_text())
+    assert mixed["eval_sets"]["pydocs"]["windows"] == 8 and mixed["trained_now"] == 2
+    assert mixed["arms"]["both"]["train_tokens"]["pydocs"]["tokens"] > mixed["arms"]["plain"]["train_tokens"]["pydocs"]["tokens"]
+    assert {r["tokens"] for a in mixed["arms"].values() for r in a["runs"].values()} == {10240}
