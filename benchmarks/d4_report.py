@@ -47,7 +47,7 @@ def _figure(result: dict, name: str) -> None:
         for (arm, rec), c in zip(result["arms"].items(), colors):
             for k, (seed, run) in enumerate(sorted(rec["runs"].items())):
                 pts = [(r["tokens"], r[s]) for r in run["curve"] if s in r]
-                ax.plot(*zip(*pts), c=c, ls="-" if k == 0 else "--", marker=".", label=f"{arm} s{seed}")
+                ax.plot(*zip(*pts), c=c, ls=["-", "--", ":"][k % 3], marker=".", label=f"{arm} s{seed}")
                 tail += [v for _, v in pts[1:]]
         ax.set_title(f"{s}", fontsize=10)
         ax.set_xlabel("training tokens (thousands)")
