@@ -53,8 +53,9 @@ def _figures(proxies: list[dict], regression: dict, checks: dict, seeds: list[in
             ("target", "dynamic")]
     for k, seed in enumerate(seeds):
         vals = [np.mean(list(checks[f"{sc_}/{a}/{seed}"].values())) for sc_, a in arms if f"{sc_}/{a}/{seed}" in checks]
-        ax[2].bar(np.arange(len(vals)) + 0.4 * k, vals, width=0.4, label=f"seed {seed}")
-    ax[2].set_xticks(np.arange(len(arms)) + 0.2, [f"{s}\n{a}" for s, a in arms], fontsize=8)
+        w = 0.8 / len(seeds)
+        ax[2].bar(np.arange(len(vals)) + w * k, vals, width=w, label=f"seed {seed}")
+    ax[2].set_xticks(np.arange(len(arms)) + 0.4 - 0.4 / len(seeds), [f"{s}\n{a}" for s, a in arms], fontsize=8)
     ax[2].set_ylabel("mean of per-source val loss")
     vals = [np.mean(list(v.values())) for v in checks.values()]
     ax[2].set_ylim(min(vals) - 0.15, max(vals) + 0.1)
