@@ -25,6 +25,7 @@ from datamill.stages.metadata_prefix import MetadataPrefix
 from datamill.stages.minhash.minhash_dedup import MinHashDedup
 from datamill.stages.mix import Mix
 from datamill.stages.paragraph_dedup import ParagraphDedup
+from datamill.stages.random_sample import RandomSample
 from datamill.stages.semantic.d4 import D4Prune
 from datamill.stages.semantic.embed import EmbeddingAnnotator
 from datamill.stages.semantic.semdedup import SemDeDup
@@ -44,4 +45,6 @@ STAGES: dict[str, type[Stage]] = {cls.use: cls for cls in (
     EntiGraphSynth, MetadataPrefix, Mix, TokenShards,
     # LLM annotation and classifiers trained inside a pipeline (FineWeb-Edu's recipe)
     LLMAnnotate, TrainClassifier,
+    # control arms of selection experiments
+    RandomSample,
 )}
