@@ -108,6 +108,17 @@ def _group(pgid: int) -> list[int]:
     return pids
 
 
+def _workers_up_then(rng: random.Random):
+    """A kill condition: a random 0-0.3 s after the driver's first worker process is up."""
+    delay, since = rng.uniform(0.0, 0.3), []
+
+    def condition(driver) -> bool:
+        if not since and len(_group(driver.pid)) > 1:
+            since.append(time.time())
+        return bool(since) and time.time() >= since[0] + delay
+    return condition
+
+
 def test_embedded_cluster_driver_sigkills_then_resume(client, tmp_path):
     """The same without ``--scheduler``: the driver owns a LocalCluster of worker processes. Each
     SIGKILL hits the driver alone; its workers must exit with it (none may keep writing into the
@@ -119,11 +130,15 @@ def test_embedded_cluster_driver_sigkills_then_resume(client, tmp_path):
     cmd = [sys.executable, "-m", "datamill.cli", "run", str(cfg), "--workers", "2", "--no-progress"]
     rng = random.Random(int(os.environ.get("DATAMILL_TEST_SEED", "7")))
     kills = []
-    for phase, condition in list(kill_points(out, rng))[:3]:  # read chain, global stage, chain after it
+    # Mid-stage once; then, since a resumed run on an idle machine can finish a phase before the
+    # next poll, twice at a random moment just after its worker processes are up.
+    (read_chain,) = [c for phase, c in kill_points(out, rng) if phase == "read chain"]
+    phases = [("read chain", lambda driver: read_chain())] + [(f"workers up {i}", _workers_up_then(rng)) for i in (1, 2)]
+    for phase, condition in phases:
         driver = subprocess.Popen(cmd, env=worker_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 120
-        while driver.poll() is None and not condition() and time.time() < deadline:
+        while driver.poll() is None and not condition(driver) and time.time() < deadline:
             time.sleep(0.005)
         if driver.poll() is None:
             assert len(_group(driver.pid)) > 1, f"{phase}: no worker process beside the driver"

@@ -106,7 +106,7 @@ def test_shipped_configs_load(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # from anywhere: their paths are relative to configs/
     cfg = load_config(CONFIGS / name)
     runs = CONFIGS.parent.resolve() / "runs"
-    assert Path(cfg.out_dir).parent == runs
+    assert Path(cfg.out_dir).is_relative_to(runs)
     assert all(Path(d).is_relative_to(runs) for d in cfg.data.shards + cfg.data.replay.shards)
     if cfg.data.build:
         assert Path(cfg.data.build).is_file()
