@@ -24,8 +24,7 @@ from datamill.stage import GlobalStage, Mode, require_column, set_columns, with_
 from datamill.stages.llm_reply import compile_pattern, parse_label, parse_number
 from datamill.synth.backend_types import BackendConfig, ChatRequest
 from datamill.synth.backends import get_backend
-from datamill.synth.cache import LLMStats, RequestCache, generate_cached
-from datamill.synth.entigraph import _resolve_cache_path, merge_stats
+from datamill.synth.cache import LLMStats, RequestCache, generate_cached, merge_stats, resolve_cache_path
 from datamill.typed_config import FilePath
 
 UNSAMPLED, FAILED = "llm_annotate_unsampled", "llm_annotate_failed"
@@ -75,7 +74,7 @@ class LLMAnnotate(GlobalStage):
             raise ValueError(f"stage {self.use}: max_tokens must be >= 1 and max_doc_chars >= 0")
 
     def plan(self, ctx, parts):
-        cache = _resolve_cache_path(self.cache_path, ctx.stage_dir)
+        cache = resolve_cache_path(self.cache_path, ctx.stage_dir, self.use)
         results = parts.map(annotate_partition, self, cache)
         ctx.add_stats("llm", results.pick(1).reduce(merge_stats).map(finish_stats))
         return results.pick(0)

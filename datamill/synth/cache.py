@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from datamill.synth.backend_types import Backend, ChatRequest, ChatResult
@@ -154,3 +155,29 @@ def generate_cached(backend: Backend, cache: RequestCache | None, model: str,
                 stats.errors.append(result.error or "unknown error")
     by_key = {keys[i]: r for i, r in zip(todo, new)}
     return [r if r is not None else by_key[k] for r, k in zip(results, keys)]
+
+
+def resolve_cache_path(cache_path: str, stage_dir: str, stage: str = "entigraph") -> str:
+    """A relative ``cache_path`` is relative to the run dir (the stage dir's parent)."""
+    if not cache_path or os.path.isabs(cache_path):
+        return cache_path
+    run_dir = os.path.dirname(stage_dir.removeprefix("file://").rstrip("/"))
+    if "://" in run_dir:
+        raise ValueError(f"stage {stage}: cache_path {cache_path!r} is relative to a remote run dir "
+                         f"({run_dir}); SQLite needs a local path: set an absolute cache_path")
+    return os.path.join(run_dir, cache_path)
+
+
+def merge_stats(parts: list[dict]) -> dict:
+    """Sum counters, concatenate samples (capped); accepts its own outputs (tree reduce)."""
+    total: Counter = Counter()
+    lists: dict[str, list] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, list):
+                lists.setdefault(key, []).extend(value)
+            else:
+                total[key] += value
+    out = dict(total)
+    out.update({key: value[:20] for key, value in lists.items()})
+    return out

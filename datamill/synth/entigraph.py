@@ -13,8 +13,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import dataclasses
-import os
-from collections import Counter
 from dataclasses import field
 
 import pyarrow as pa
@@ -22,7 +20,7 @@ import pyarrow as pa
 from datamill.stage import GlobalStage
 from datamill.synth.backend_types import BackendConfig
 from datamill.synth.backends import get_backend
-from datamill.synth.cache import RequestCache
+from datamill.synth.cache import RequestCache, merge_stats, resolve_cache_path
 from datamill.synth.prompts import resolve_prompts
 from datamill.synth.steps import EntiGraphRun
 
@@ -77,7 +75,7 @@ class EntiGraphSynth(GlobalStage):
                 raise ValueError(f"stage {self.use}: {key} must be >= 0, got {getattr(self, key)}")
 
     def plan(self, ctx, docs):
-        cache = _resolve_cache_path(self.cache_path, ctx.stage_dir)
+        cache = resolve_cache_path(self.cache_path, ctx.stage_dir)
         results = docs.map(run_partition, self, cache)
         ctx.add_stats("llm", results.pick(1).reduce(merge_stats).map(finish_stats))
         return results.pick(0)
@@ -108,33 +106,6 @@ def _documents(stage: EntiGraphSynth, table: pa.Table) -> list[tuple[str, str, s
             title = next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
         docs.append((str(doc_id), title, text))
     return docs
-
-
-def _resolve_cache_path(cache_path: str, stage_dir: str) -> str:
-    if not cache_path or os.path.isabs(cache_path):
-        return cache_path
-    run_dir = os.path.dirname(stage_dir.removeprefix("file://").rstrip("/"))
-    if "://" in run_dir:
-        raise ValueError(f"stage entigraph: cache_path {cache_path!r} is relative to a remote run dir "
-                         f"({run_dir}); SQLite needs a local path: set an absolute cache_path")
-    return os.path.join(run_dir, cache_path)
-
-
-
-
-def merge_stats(parts: list[dict]) -> dict:
-    """Sum counters, concatenate samples (capped); accepts its own outputs (tree reduce)."""
-    total: Counter = Counter()
-    lists: dict[str, list] = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, list):
-                lists.setdefault(key, []).extend(value)
-            else:
-                total[key] += value
-    out = dict(total)
-    out.update({key: value[:20] for key, value in lists.items()})
-    return out
 
 
 def finish_stats(stats: dict) -> dict:
