@@ -108,12 +108,25 @@ def _group(pgid: int) -> list[int]:
     return pids
 
 
+def _spawned_workers(pgid: int) -> list[int]:
+    """The group's multiprocessing-spawned processes (Dask's worker processes), not any other
+    short-lived child of the driver (a ``git`` call for run.json, say)."""
+    workers = []
+    for pid in _group(pgid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+        except OSError:
+            continue
+    return workers
+
+
 def _workers_up_then(rng: random.Random):
-    """A kill condition: a random 0-0.3 s after the driver's first worker process is up."""
+    """A kill condition: a random 0-0.3 s after both of the driver's worker processes are up."""
     delay, since = rng.uniform(0.0, 0.3), []
 
     def condition(driver) -> bool:
-        if not since and len(_group(driver.pid)) > 1:
+        if not since and len(_spawned_workers(driver.pid)) >= 2:
             since.append(time.time())
         return bool(since) and time.time() >= since[0] + delay
     return condition
