@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU variants of the D4 and mixture-search experiments (benchmarks/EXPERIMENTS.md, "D4" and
-# "Mixture search"), in order, on one GPU; every raw output is copied under $OUT. Not run yet: the
-# published numbers are CPU-only.
+# The GPU variants of the D4, mixture-search and MeCo experiments (benchmarks/EXPERIMENTS.md, "D4",
+# "Mixture search" and "MeCo"), in order, on one GPU; every raw output is copied under $OUT. Not run
+# yet: the published numbers are CPU-only.
 #
 #   D4_WEB_CORPUS='bench-data/d4-web/*.jsonl.gz' bash benchmarks/gpu/experiments.sh
 #
@@ -12,7 +12,9 @@
 # without it the search uses the CPU experiment's three small sources (about 4M tokens in all), which
 # the 250M-token check runs repeat ~60 times: a scale check of the method, not of the mixture.
 # Time on one H200 (estimate from results/trainer.md, ~510k tokens/s at 124M): D4 6 runs x 1B tokens,
-# ~35 min each (~3.5 h); mixture search 10 proxies + 6 check runs of 250M tokens at 124M, ~1 h.
+# ~35 min each (~3.5 h); mixture search 10 proxies + 6 check runs of 250M tokens at 124M, ~1 h;
+# MeCo 4 runs x 1B tokens, ~2.3 h (skipped unless its corpus, see configs/ablate-meco-gpu-data.yaml,
+# is in place: MECO=1 to run it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -36,4 +38,11 @@ PYTHONPATH=. $PY benchmarks/mixture_search.py --work runs/mixture-search-gpu --n
     --trainer configs/train-124m.yaml --tokens 250085376 --seeds 0,1 ${MIX_SHARDS:+--shards "$MIX_SHARDS"} 2>&1 | tee "$OUT/mixture/log.txt"
 cp benchmarks/results/mixture_search_gpu.json benchmarks/results/mixture_search_gpu.md "$OUT/mixture/"
 cp runs/mixture-search-gpu/regression.json "$OUT/mixture/"
+
+# 3. MeCo: plain vs URL-conditioned with the 10% cooldown, 124M model, 1B tokens per run, 2 seeds
+if [ "${MECO:-0}" = 1 ]; then
+  mkdir -p "$OUT/meco"
+  PYTHONPATH=. $PY -m datamill.cli ablate configs/ablate-meco-gpu.yaml 2>&1 | tee "$OUT/meco/log.txt"
+  cp -r runs/ablate-meco-gpu/ablation.json runs/ablate-meco-gpu/ablation.md runs/ablate-meco-gpu/figures "$OUT/meco/"
+fi
 echo "raw outputs in $OUT"
