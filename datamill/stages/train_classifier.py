@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import multiprocessing
 from typing import ClassVar, Literal
 
@@ -51,9 +50,6 @@ class TrainClassifier(GlobalStage):
         if unknown := set(self.hyperparameters) - set(fit_classifier.DCLM):
             raise ValueError(f"stage {self.use}: unknown hyperparameters {sorted(unknown)}; "
                              f"allowed: {sorted(fit_classifier.DCLM)}")
-        if self.features != "fasttext" and "features" not in inspect.signature(fit_classifier.fit).parameters:
-            raise ValueError(f"stage {self.use}: features: {self.features} is not available in this datamill "
-                             "(fit_classifier.fit trains fastText only)")
 
     def needed_columns(self) -> tuple[str, ...]:
         return (*self.reads, self.label_column)
@@ -75,12 +71,12 @@ class TrainClassifier(GlobalStage):
     def train(self, examples: pa.Table, path: str) -> dict:
         examples = examples.sort_by([("id", "ascending"), ("text", "ascending")])
         labels = ["1" if p else "0" for p in examples.column("positive").to_pylist()]
-        extra = {} if self.features == "fasttext" else {"features": self.features, "encoder": self.encoder}
         with _children_allowed():
             report = fit_classifier.fit(examples.column("text").to_pylist(), labels, {"1"}, self.label_name,
                                         path.removeprefix("file://"), valid_fraction=self.valid_fraction,
                                         keep_fraction=self.keep_fraction, seed=self.seed,
-                                        hyper=dict(self.hyperparameters), **extra)
+                                        hyper=dict(self.hyperparameters), features=self.features,
+                                        encoder=self.encoder or None)  # None: the default encoder
         return {**report, "threshold": self.threshold, "positives": int(np.sum(np.array(labels) == "1")),
                 "negatives": int(np.sum(np.array(labels) == "0"))}
 

@@ -48,3 +48,10 @@ def test_config_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"unknown hyperparameters \['epochs'\]"):
         configured(TrainClassifier, hyperparameters={"epochs": 3})
     assert TrainClassifier(label_column="edu").needed_columns() == ("text", "edu")
+
+
+def test_embed_features_reach_fit_with_the_default_or_named_encoder(client, tmp_path, calls):
+    table = pa.Table.from_pylist(ROWS)
+    run_plan(client, TrainClassifier(features="embed"), [table], tmp_path=tmp_path / "a")
+    run_plan(client, TrainClassifier(features="embed", encoder=str(tmp_path)), [table], tmp_path=tmp_path / "b")
+    assert [(c["features"], c["encoder"]) for c in calls] == [("embed", None), ("embed", str(tmp_path))]
