@@ -64,6 +64,18 @@ def plant_debris(out: Path) -> int:
     return planted
 
 
+def resume_matches_reference(cmd: list[str], out: Path, ref: Path) -> None:
+    """One more uninterrupted run finishes the killed one: the same data bytes as the reference
+    run, no temporary files left, no row lost or duplicated."""
+    done = subprocess.run(cmd, env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert data_files(out) == data_files(ref)
+    assert not list(out.rglob("*.tmp-*"))
+    stats = {s: yaml.safe_load((out / s / ".datamill" / "stats.json").read_text()) for s in STAGES}
+    assert_no_duplicates_or_losses(out, stats)
+    record("runs_checked_for_losses_and_duplicates", 1)
+
+
 def test_driver_sigkills_at_random_points_then_resume(proc_cluster, client, tmp_path):
     run_pipeline(docs_config(tmp_path / "ref", ROWS), client=client, progress=False)
     out = tmp_path / "run"
@@ -86,13 +98,7 @@ def test_driver_sigkills_at_random_points_then_resume(proc_cluster, client, tmp_
     record("driver_sigkills", len(kills))
     assert len(kills) >= 3, f"the driver finished before the kill in most phases: killed in {kills}"
 
-    done = subprocess.run(cmd, env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert data_files(out) == data_files(tmp_path / "ref")
-    assert not list(out.rglob("*.tmp-*"))
-    stats = {s: yaml.safe_load((out / s / ".datamill" / "stats.json").read_text()) for s in STAGES}
-    assert_no_duplicates_or_losses(out, stats)
-    record("runs_checked_for_losses_and_duplicates", 1)
+    resume_matches_reference(cmd, out, tmp_path / "ref")
 
 
 def _group(pgid: int) -> list[int]:
@@ -168,10 +174,4 @@ def test_embedded_cluster_driver_sigkills_then_resume(client, tmp_path):
     record("embedded_driver_sigkills", len(kills))
     assert len(kills) >= 2, f"the driver finished before the kill in most phases: killed in {kills}"
 
-    done = subprocess.run(cmd, env=worker_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert data_files(out) == data_files(tmp_path / "ref")
-    assert not list(out.rglob("*.tmp-*"))
-    stats = {s: yaml.safe_load((out / s / ".datamill" / "stats.json").read_text()) for s in STAGES}
-    assert_no_duplicates_or_losses(out, stats)
-    record("runs_checked_for_losses_and_duplicates", 1)
+    resume_matches_reference(cmd, out, tmp_path / "ref")
