@@ -134,7 +134,7 @@ def run_reference(src: str, out: str, c4_utils: str, badwords: str) -> None:
             "c4_utils_constants": {k: getattr(c4, k) for k in (
                 "_MIN_WORDS_PER_LINE", "_MIN_NUM_SENTENCES", "_MAX_WORD_LENGTH", "_END_MARKS",
                 "_ELLIPSIS", "_POLICY_SUBSTRINGS")},
-            "badwords_entries": len(words),
+            "badwords_entries": len(words), "in_fixture": list(IN_FIXTURE),
             "variants": {k: {"arguments": a, "more_end_marks": m} for k, (a, m) in VARIANTS.items()}}
     Path(out).write_text(json.dumps({"meta": meta, "decisions": decisions}))
 
