@@ -78,9 +78,11 @@ def load_c4_utils(path: str):
         def inc(self, amount=1):
             pass
 
+    def as_text(text):  # tf.compat.as_text
+        return text.decode("utf-8") if isinstance(text, bytes) else text
+
     metrics = types.SimpleNamespace(Metrics=types.SimpleNamespace(counter=lambda *a: Counter()))
     lazy = types.SimpleNamespace(nltk=nltk, apache_beam=types.SimpleNamespace(metrics=metrics))
-    as_text = lambda t: t.decode("utf-8") if isinstance(t, bytes) else t  # noqa: E731
     module("absl", logging=module("absl.logging", info=lambda *a, **k: None))
     module("tensorflow_datasets")
     module("tensorflow_datasets.core")
