@@ -6,6 +6,7 @@ fewer than 3 words; a surviving line with "lorem ipsum" drops the page, one with
 is dropped, then one with "{" drops the page, then cookie/terms-of-use lines are dropped.
 The page is dropped if fewer than 5 sentences remain, or if its kept text contains a word
 of the LDNOOBW list (read at run time from ``badwords_path``; the list is not vendored).
+The 3 words and 5 sentences are datatrove's; TFDS's code uses 5 and 3 (docs/METHODS.md).
 With ``edit_text`` (C4's behaviour) the text becomes the kept lines joined by newlines.
 """
 
@@ -44,8 +45,8 @@ class C4QualityFilter(RuleSet):
     writes: ClassVar[tuple[str, ...]] = ("text", *COLUMNS)
 
     badwords_path: FilePath = ""  # LDNOOBW `en` list C4 used, one entry per line; "" = rule off
-    min_sentences: int = 5  # C4: "discarded any page with fewer than 5 sentences"
-    min_words_per_line: int = 3  # C4: "only retained lines that contained at least 3 words"
+    min_sentences: int = 5  # datatrove C4QualityFilter; TFDS c4_utils (C4's code): 3
+    min_words_per_line: int = 3  # datatrove C4QualityFilter; TFDS c4_utils (C4's code): 5
     max_word_length: int = 1000  # TFDS c4_utils: drop lines with a word over 1000 characters; 0 = off
     require_terminal_punct: bool = True  # C4: keep lines ending in . ? ! " (FineWeb: false)
     remove_citations: bool = True  # TFDS c4_utils: strip [1], [edit], [citation needed]
