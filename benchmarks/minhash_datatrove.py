@@ -12,7 +12,8 @@ buckets, cluster, filter) timed one by one. ``--tokenizer whitespace`` swaps dat
 default spaCy word tokenizer for ``str.split`` (not its default; results/minhash.md measures both).
 Prints one JSON line with per-stage wall seconds, peak RSS and recall on the planted pairs.
 ``--pairs FILE`` ({"a": [...], "b": [...]}, written by ``minhash_recall.py``) skips the pipeline
-and scores datatrove's own shingles and signatures on those pairs alone (``--precision`` 64 or 32).
+and scores datatrove's own shingles and signatures on those pairs alone (``--precision`` 64 or 32,
+``--seed`` of the permutations).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def whitespace_tokenizer():
     return Whitespace("en")
 
 
-def score_pairs(path: Path, precision: int) -> int:
+def score_pairs(path: Path, precision: int, seed: int = 1) -> int:
     """Pair recall (any of 14 bands equal), exact Jaccard of datatrove's shingle hashes and the
     S-curve's prediction from it, on text pairs."""
     import numpy as np
@@ -52,7 +53,8 @@ def score_pairs(path: Path, precision: int) -> int:
     from datatrove.utils.hashing import HashConfig
 
     pairs = json.loads(path.read_text())
-    config = MinhashConfig(hash_config=HashConfig(precision=precision), num_buckets=14, hashes_per_bucket=8, n_grams=5)
+    config = MinhashConfig(hash_config=HashConfig(precision=precision), num_buckets=14, hashes_per_bucket=8, n_grams=5,
+                           seed=seed)
     step = MinhashDedupSignature(output_folder=str(path.parent / "dt-pairs"), config=config,
                                  language=whitespace_tokenizer())
     exact, hit = [], []
@@ -63,7 +65,8 @@ def score_pairs(path: Path, precision: int) -> int:
         hit.append(any(p == q for p, q in zip(step.get_signature(sx), step.get_signature(sy))))
     exact = np.array(exact)
     print(json.dumps({"pair_recall": float(np.mean(hit)), "mean_jaccard": float(exact.mean()),
-                      "s_curve": float((1 - (1 - exact**8) ** 14).mean()), "precision": precision}))
+                      "s_curve": float((1 - (1 - exact**8) ** 14).mean()), "precision": precision,
+                      "seed": seed}))
     return 0
 
 
@@ -72,13 +75,14 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", type=Path)
     ap.add_argument("--pairs", type=Path, help="score these text pairs only (no pipeline)")
     ap.add_argument("--precision", type=int, choices=[32, 64], default=64)
+    ap.add_argument("--seed", type=int, default=1, help="seed of the permutations (--pairs only)")
     ap.add_argument("--work", type=Path, default=Path("bench-data/runs/datatrove"))
     ap.add_argument("--tasks", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tokenizer", choices=["default", "whitespace"], default="default")
     args = ap.parse_args(argv)
     if args.pairs:
-        return score_pairs(args.pairs, args.precision)
+        return score_pairs(args.pairs, args.precision, args.seed)
 
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,

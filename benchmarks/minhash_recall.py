@@ -55,14 +55,15 @@ def planted_pairs(corpus: Path, limit: int) -> tuple[list[str], list[str]]:
     return [texts[r["source_id"]] for r in truth], [texts[r["id"]] for r in truth]
 
 
-def pair_recall(a: list[str], b: list[str], **options) -> dict:
-    """Pair recall at BANDS x ROWS and the S-curve prediction from the exact Jaccard."""
+def pair_recall(a: list[str], b: list[str], seed: int = 1, **options) -> dict:
+    """Pair recall at BANDS x ROWS with permutations from ``seed``, and the S-curve prediction
+    from the exact Jaccard."""
     from datamill.stages.minhash import signatures as mh
 
     norm = {k: v for k, v in options.items() if k != "hash"}
     exact = np.array([len(set(x) & set(y)) / max(1, len(set(x) | set(y)))
                       for x, y in zip(mh.shingles(a, **norm), mh.shingles(b, **norm))])
-    sa, sb = (mh.signatures(t, num_perm=BANDS * ROWS, **options) for t in (a, b))
+    sa, sb = (mh.signatures(t, num_perm=BANDS * ROWS, seed=seed, **options) for t in (a, b))
     hit = (sa == sb).reshape(len(a), BANDS, ROWS).all(axis=2).any(axis=1)
     return {"pair_recall": float(hit.mean()), "mean_jaccard": float(exact.mean()),
             "s_curve": float((1 - (1 - exact**ROWS) ** BANDS).mean())}
@@ -76,30 +77,51 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-pairs", type=int, default=10_000, help="planted pairs for the pair analysis")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seeds", default="1", help="comma-separated permutation seeds for the pair analysis: "
+                    "datamill's default and datatrove 64-bit run at each (paired by seed), the other variants at "
+                    "the first only")
+    ap.add_argument("--name", default="minhash_recall", help="results/NAME.json")
+    ap.add_argument("--e2e-only", action="store_true", help="skip the pair analysis and carry its figures over "
+                    "from the existing results/NAME.json (its command and date go into details.pairs_from)")
     args = ap.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
     corpora = dict(c.split("=", 1) for c in args.corpus)
     pairs_only = dict(c.split("=", 1) for c in args.pairs_corpus)
 
-    rec = Record("minhash_recall", command="python benchmarks/minhash_recall.py " + " ".join(argv or sys.argv[1:]),
+    rec = Record(args.name, command="python benchmarks/minhash_recall.py " + " ".join(argv or sys.argv[1:]),
                  params={"bands": BANDS, "rows": ROWS, "ngram": 5, "workers": args.workers, "corpora": corpora,
-                         "pairs_only": pairs_only},
+                         "pairs_only": pairs_only, "seeds": seeds},
                  packages=["numpy", "pyarrow", "dask", "datasketch"],
                  note="end to end: wall and CPU seconds (driver + workers), recall = share of planted pairs "
                       "with at least one copy removed; runs interleaved datamill/datatrove per repeat. "
-                      "pair_* figures: planted pairs only, deterministic (one value).")
-    for label, path in {**corpora, **pairs_only}.items():  # deterministic and cheap: first
+                      "pair_* figures: planted pairs only, deterministic per seed (one value per seed, "
+                      "in the order of params.seeds).")
+    if args.e2e_only:
+        from record import read
+
+        old = read(args.name)
+        rec.data["figures"] = [f for f in old["figures"] if f["name"].startswith("pairs_")]
+        rec.details(pairs_from={"command": old["command"], "recorded": old["recorded"],
+                                "versions": old["versions"], "seeds": old["params"].get("seeds")})
+    for label, path in {} if args.e2e_only else {**corpora, **pairs_only}.items():  # deterministic, cheap: first
         a, b = planted_pairs(Path(path), args.max_pairs)
-        found = {impl: pair_recall(a, b, **opts) for impl, opts in VARIANTS.items()}
         pairs_file = ROOT / "bench-data" / "runs" / f"pairs-{label}.json"
         pairs_file.parent.mkdir(parents=True, exist_ok=True)
         pairs_file.write_text(json.dumps({"a": a, "b": b}))
-        for bits in (64, 32):
-            found[f"datatrove_{bits}bit"] = last_json([args.datatrove_python, "benchmarks/minhash_datatrove.py",
-                                                       "--pairs", str(pairs_file), "--precision", str(bits)])
-        for impl, res in found.items():
-            print(json.dumps({**res, "corpus": label, "impl": impl}), flush=True)
+        found: dict[str, list[dict]] = {}
+        for i, seed in enumerate(seeds):
+            variants = VARIANTS if i == 0 else {"datamill": {}}
+            for impl, opts in variants.items():
+                found.setdefault(impl, []).append(pair_recall(a, b, seed=seed, **opts))
+            for bits in (64, 32) if i == 0 else (64,):
+                found.setdefault(f"datatrove_{bits}bit", []).append(last_json(
+                    [args.datatrove_python, "benchmarks/minhash_datatrove.py", "--pairs", str(pairs_file),
+                     "--precision", str(bits), "--seed", str(seed)]))
+        for impl, results in found.items():
+            print(json.dumps({"corpus": label, "impl": impl, "per_seed": results}), flush=True)
             for key in ("pair_recall", "s_curve", "mean_jaccard"):
-                rec.figure(f"pairs_{key}", [res[key]], unit="share", corpus=label, impl=impl, pairs=len(a))
+                rec.figure(f"pairs_{key}", [r[key] for r in results], unit="share", corpus=label, impl=impl,
+                           pairs=len(a))
         rec.write()
     runs: dict[tuple, list[dict]] = {}
     for rep in range(args.repeats):

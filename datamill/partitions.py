@@ -115,6 +115,14 @@ class Partitions:
         ]
         return Partitions(self.client, futures, self.name, self.origins)
 
+    def per_index(self, fn: Callable, *args: Any) -> Partitions:
+        """``fn(i, *args)`` per partition index, without loading the partitions themselves (e.g. a
+        ``Value`` cut into one piece per partition)."""
+        key = _name(fn, "index")
+        futures = [self.client.submit(_call, fn, i, *[_resolve(a, i) for a in args], key=f"{key}-{i}")
+                   for i in range(len(self.futures))]
+        return Partitions(self.client, futures, self.name, self.origins)
+
     def reduce(self, fn: Callable[[list], Any], split_every: int = 8) -> Value:
         """Tree reduction: ``fn(list_of_values) -> value``; ``fn`` must accept its own outputs."""
         if not self.futures:

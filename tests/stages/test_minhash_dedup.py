@@ -199,3 +199,15 @@ def test_bad_config_names_the_key(kwargs, match):
 def test_bad_keep_column_is_reported(client, corpus):
     with pytest.raises(Exception, match="keep='quality'"):
         _run(client, MinHashDedup(keep="quality"), corpus)
+
+
+def _never_loaded():
+    raise AssertionError("per_index loaded a partition")
+
+
+def test_per_index_cuts_a_value_per_partition_without_loading_partitions(client):
+    from datamill.partitions import Lazy, Partitions, Value
+
+    parts = Partitions(client, client.scatter([Lazy(_never_loaded) for _ in range(3)], hash=False))
+    value = Value(client, client.submit(lambda: [10, 20, 30], pure=False))
+    assert parts.per_index(lambda i, v: v[i] + i, value).gather() == [10, 21, 32]

@@ -121,7 +121,7 @@ class MinHashDedup(GlobalStage):
         if n_edges <= self.local_components_max_edges:
             ctx.add_stats("components", {"method": "local", "edges": n_edges})
             comp = edges.reduce(_union_edges).map(lsh.local_components)
-            return parts.map_indexed(_labels_of_partition, comp), n_edges
+            return parts.per_index(_labels_of_partition, comp), n_edges
         n_cc = max(1, min(n_in, math.ceil(n_edges / 2_000_000)))
         for rounds in range(1, MAX_ROUNDS + 1):
             large = edges.shuffle(lsh.split_large_star, n_cc, lsh.large_star)
@@ -246,7 +246,7 @@ def _union_labels(pieces: list[tuple]) -> tuple:
     return nodes, labels[first]
 
 
-def _labels_of_partition(index: int, _table, comp: tuple) -> tuple:
+def _labels_of_partition(index: int, comp: tuple) -> tuple:
     nodes, labels = comp
     sel = (nodes >> np.uint64(32)) == np.uint64(index)
     return nodes[sel], labels[sel]
