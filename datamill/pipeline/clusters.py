@@ -72,7 +72,8 @@ TEARDOWN_LOGGERS = ("distributed", "tornado", "asyncio")
 
 def _silence(prefixes: tuple[str, ...]) -> dict[logging.Logger, int]:
     """Raise every logger under ``prefixes`` above CRITICAL; returns their levels before."""
-    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in prefixes]
+    # list(): the event loop's thread may create a logger meanwhile
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in prefixes]
     loggers = [logging.getLogger(n) for n in sorted(set(names) | set(prefixes))]
     saved = {logger: logger.level for logger in loggers}
     for logger in loggers:
