@@ -81,6 +81,18 @@ def versions(packages: list[str]) -> dict:
     return found
 
 
+def repo_relative(value):
+    """``value`` (JSON-like) with every absolute path inside this checkout made relative to its
+    root, so a committed raw file names no machine's or worktree's directory."""
+    if isinstance(value, dict):
+        return {k: repo_relative(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [repo_relative(v) for v in value]
+    if isinstance(value, str) and value.startswith(f"{ROOT}/"):
+        return value[len(f"{ROOT}/"):]
+    return value
+
+
 def summary(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 

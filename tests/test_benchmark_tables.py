@@ -138,3 +138,15 @@ def test_the_recorded_sha_says_when_tracked_code_differs_from_it(tmp_path):
     assert git_sha(tmp_path) == sha
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_sha(tmp_path) == sha + "+dirty"
+
+
+def test_raw_files_name_paths_inside_the_checkout_relative_to_its_root():
+    from benchmarks.record import ROOT, repo_relative
+
+    raw = {"arms": {"a": {"shards": [f"{ROOT}/runs/x/data/token_shards", "/elsewhere/shards"]}}, "n": 3,
+           "command": f"python {ROOT}/benchmarks/x.py"}
+    assert repo_relative(raw) == {"arms": {"a": {"shards": ["runs/x/data/token_shards", "/elsewhere/shards"]}},
+                                  "n": 3, "command": f"python {ROOT}/benchmarks/x.py"}  # whole values only
+    shards = [p for arm in json.loads((RESULTS / "meco_ablation.json").read_text())["arms"].values()
+              for p in arm["shards"]]
+    assert shards and not any(p.startswith("/") for p in shards), shards
