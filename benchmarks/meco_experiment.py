@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from record import RESULTS, Record  # benchmarks/ is on sys.path when run as a script
+from record import RESULTS, Record, repo_relative  # benchmarks/ is on sys.path when run as a script
 
 from datamill.ablate.config import load_config
 from datamill.ablate.run import run_ablation
@@ -45,7 +45,7 @@ def main() -> None:
         rec.figure("wall_seconds_per_run", [a["runs"][k]["wall_seconds"] for k in seeds], unit="s", arm=arm)
     rec.write()
     out = Path(cfg.out_dir)
-    (RESULTS / "meco_ablation.json").write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / "meco_ablation.json").write_text(json.dumps(repo_relative(result), indent=1) + "\n")
     (RESULTS / "meco_ablation.md").write_text((out / "ablation.md").read_text())
     figures = ROOT / "benchmarks" / "figures"
     for svg in (out / "figures").glob("*.svg"):

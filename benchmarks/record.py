@@ -55,13 +55,20 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def git_sha() -> str | None:
+def git_sha(root: Path = ROOT) -> str | None:
+    """HEAD's short sha, with ``+dirty`` when a tracked file outside ``benchmarks/results`` differs
+    from it (the code that ran is then not the commit's). Untracked files and the results that
+    benchmarks write do not count."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10)
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                  ":(exclude)benchmarks/results"], cwd=root, capture_output=True, text=True,
+                                 timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None
+    sha = head.stdout.strip()
+    return (sha + ("+dirty" if changed.returncode == 0 and changed.stdout.strip() else "")) or None
 
 
 def versions(packages: list[str]) -> dict:
@@ -72,6 +79,18 @@ def versions(packages: list[str]) -> dict:
         except importlib.metadata.PackageNotFoundError:
             found[name] = None
     return found
+
+
+def repo_relative(value):
+    """``value`` (JSON-like) with every absolute path inside this checkout made relative to its
+    root, so a committed raw file names no machine's or worktree's directory."""
+    if isinstance(value, dict):
+        return {k: repo_relative(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [repo_relative(v) for v in value]
+    if isinstance(value, str) and value.startswith(f"{ROOT}/"):
+        return value[len(f"{ROOT}/"):]
+    return value
 
 
 def summary(values: list[float]) -> dict:

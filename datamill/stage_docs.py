@@ -7,10 +7,12 @@ import dataclasses
 import inspect
 import io
 import tokenize
+import types
 import typing
 
 from datamill.catalog import STAGES
-from datamill.stage import Stage
+from datamill.stage import Stage, StageArtifact
+from datamill.typed_config import is_file_path
 
 
 def field_comments(cls: type) -> dict[str, str]:
@@ -42,10 +44,22 @@ def field_comments(cls: type) -> dict[str, str]:
 
 
 def _type_name(hint) -> str:
-    if typing.get_origin(hint) is typing.Annotated:
-        hint = typing.get_args(hint)[0]
-    if typing.get_origin(hint) is typing.Literal:
-        return " | ".join(repr(a) for a in typing.get_args(hint))
+    """A field's type as a config author reads it: ``path | {stage: NAME}``, ``float | None``,
+    ``'drop' | 'annotate'``, ``dict[str, float]``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        # FilePath / ModelRef: their marker says "path" or "path or name"
+        return repr(hint.__metadata__[0]) if is_file_path(hint) else _type_name(args[0])
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if hint is StageArtifact:
+        return "{stage: NAME}"
+    if hint is type(None):
+        return "None"
+    if origin is not None and args:  # list[str], tuple[str, ...], dict[str, float]
+        return f"{origin.__name__}[{', '.join('...' if a is Ellipsis else _type_name(a) for a in args)}]"
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 

@@ -114,3 +114,39 @@ def test_gpu_parsers_reproduce_the_committed_gpu_records(tmp_path):
     for name in made:
         fresh, committed = (json.loads(p.read_text()) for p in (tmp_path / name, RESULTS / name))
         assert fresh["figures"] == committed["figures"] and fresh["source"] == committed["source"]
+
+
+def test_the_recorded_sha_says_when_tracked_code_differs_from_it(tmp_path):
+    import subprocess
+
+    from benchmarks.record import git_sha
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "benchmarks" / "results" / "a.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "c")
+    sha = git_sha(tmp_path)
+    assert sha and "+" not in sha
+    (tmp_path / "notes.txt").write_text("untracked\n")
+    (tmp_path / "benchmarks" / "results" / "a.json").write_text('{"rewritten": 1}\n')  # a benchmark's own output
+    assert git_sha(tmp_path) == sha
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_sha(tmp_path) == sha + "+dirty"
+
+
+def test_raw_files_name_paths_inside_the_checkout_relative_to_its_root():
+    from benchmarks.record import ROOT, repo_relative
+
+    raw = {"arms": {"a": {"shards": [f"{ROOT}/runs/x/data/token_shards", "/elsewhere/shards"]}}, "n": 3,
+           "command": f"python {ROOT}/benchmarks/x.py"}
+    assert repo_relative(raw) == {"arms": {"a": {"shards": ["runs/x/data/token_shards", "/elsewhere/shards"]}},
+                                  "n": 3, "command": f"python {ROOT}/benchmarks/x.py"}  # whole values only
+    shards = [p for arm in json.loads((RESULTS / "meco_ablation.json").read_text())["arms"].values()
+              for p in arm["shards"]]
+    assert shards and not any(p.startswith("/") for p in shards), shards

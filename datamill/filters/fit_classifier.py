@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -158,29 +159,29 @@ def _train(train_once, seed: int, tries: int = 3):
 
 
 def _train_in_fresh_process(fasttext, train_file: str, threads: int, seed: int, hyper: dict, model_path: str):
-    """Training runs in a spawned process: in a process whose state other libraries changed (seen
-    inside the test suite) fastText stopped with NaN or trained a degenerate model, while the
-    same seed trained well in a fresh process with a plain environment."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # glibc malloc tuning in the environment (MALLOC_MMAP_THRESHOLD_ left by a Dask nanny, or the
+    """Training runs in a fresh Python process: in a process whose state other libraries changed
+    (seen inside the test suite) fastText stopped with NaN or trained a degenerate model, while the
+    same seed trained well in a fresh process with a plain environment. A subprocess, not
+    multiprocessing: train_classifier calls this from a Dask worker, a daemonic process, which
+    multiprocessing refuses to give a child (training in the worker itself stopped with NaN)."""
+    # glibc malloc tuning in the environment (MALLOC_MMAP_THRESHOLD_ set by a Dask nanny, or the
     # user's own) made fastText stop with NaN every time: it reads memory it never initialised,
     # which fresh mmap pages happen to zero. The child starts without it.
-    tuning = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MALLOC_")}
-    try:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(_train_and_save, train_file, threads, seed, hyper, model_path).result()
-    finally:
-        os.environ.update(tuning)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    settings = {"input": train_file, "thread": threads, "seed": seed, "verbose": 0, **hyper}
+    proc = subprocess.run([sys.executable, "-c", TRAIN_AND_SAVE, json.dumps(settings), model_path], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode:  # the child's traceback ends with its exception
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
+        if last.startswith("RuntimeError: "):  # fastText's "Encountered NaN.", which _train retries
+            raise RuntimeError(last.removeprefix("RuntimeError: "))
+        raise ChildProcessError(f"fit-classifier: fastText training failed: {last}")
     return fasttext.load_model(model_path)
 
 
-def _train_and_save(train_file: str, threads: int, seed: int, hyper: dict, model_path: str) -> None:
-    import fasttext
-
-    model = fasttext.train_supervised(input=train_file, thread=threads, seed=seed, verbose=0, **hyper)
-    model.save_model(model_path)
+# the child's program: argv[1] fastText's train_supervised settings as JSON, argv[2] the model path
+TRAIN_AND_SAVE = ("import json, sys\nimport fasttext\n"
+                  "fasttext.train_supervised(**json.loads(sys.argv[1])).save_model(sys.argv[2])\n")
 
 
 def _oversample(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

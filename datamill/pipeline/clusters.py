@@ -46,10 +46,48 @@ def job_cluster(spec: Cluster):
 def dask_client(client=None, workers: int | None = None, scheduler: str | None = None,
                 cluster: Cluster = Cluster()):
     """An existing client, a connection to ``scheduler``, batch jobs, or an embedded LocalCluster
-    of single-threaded worker processes (stages are often pure Python and hold the GIL)."""
+    of single-threaded worker processes (stages are often pure Python and hold the GIL).
+
+    After Ctrl-C the client and cluster close with the libraries' loggers quiet: an interrupt
+    that lands inside distributed's ``sync`` before its coroutine started makes its ``cancel``
+    callback fail (NameError in distributed/utils.py), and tornado logs that traceback, with
+    errors about the abandoned keys, under what should be the CLI's one-line resume hint."""
     if client is not None:
         yield client
         return
+    with contextlib.ExitStack() as stack:
+        levels: dict[logging.Logger, int] = {}
+        stack.callback(_restore_levels, levels)  # registered first: runs once the cluster has closed
+        c = stack.enter_context(_open_client(workers, scheduler, cluster))
+        try:
+            yield c
+        except KeyboardInterrupt:
+            levels.update(_silence(TEARDOWN_LOGGERS))
+            raise
+
+
+# the libraries whose loggers report an interrupted cluster's teardown
+TEARDOWN_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+def _silence(prefixes: tuple[str, ...]) -> dict[logging.Logger, int]:
+    """Raise every logger under ``prefixes`` above CRITICAL; returns their levels before."""
+    # list(): the event loop's thread may create a logger meanwhile
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in prefixes]
+    loggers = [logging.getLogger(n) for n in sorted(set(names) | set(prefixes))]
+    saved = {logger: logger.level for logger in loggers}
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    return saved
+
+
+def _restore_levels(levels: dict[logging.Logger, int]) -> None:
+    for logger, level in levels.items():
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _open_client(workers: int | None, scheduler: str | None, cluster: Cluster):
     from distributed import Client, LocalCluster
 
     if scheduler:

@@ -55,7 +55,8 @@ def run_pipeline(config: str | Path | dict | PipelineConfig, *, client=None, ove
     started = time.perf_counter()
     rundir.append_event(cfg.output, {"event": "run_start", "time": time.time(), "name": cfg.name})
     record = {"name": cfg.name, "config": cfg.raw, "versions": _versions(), "git_sha": _git_sha(),
-              "order": cfg.order(), "inputs": {n: node.inputs for n, node in cfg.stages.items()}}
+              "order": cfg.order(), "inputs": {n: node.inputs for n, node in cfg.stages.items()},
+              "artifacts": {n: node.artifacts for n, node in cfg.stages.items() if node.artifacts}}
     # written at the start too, so `datamill stats` on a run that fails or is killed knows its stages
     rundir.atomic_write_json(f"{cfg.output}/run.json", {**record, "status": "running", "seconds": None})
     executor = None

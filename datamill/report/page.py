@@ -19,7 +19,8 @@ td:first-child,th:first-child{text-align:left} .bar{fill:#4f7cac} .bar2{fill:#c0
 background:#f6f6f6;padding:6px;margin:4px 0;max-height:9em;overflow:auto} button{margin:4px 0}
 .tick{font-size:10px;fill:#777} .thr{font-size:10px;fill:#b8860b} line.threshold{stroke:#b8860b;stroke-width:2;stroke-dasharray:4 2}
 .dag .node rect{fill:#eef3f9;stroke:#4f7cac} .dag .missing rect{fill:#fafafa;stroke:#aaa;stroke-dasharray:4 3}
-.dag text{font-size:12px} .dag .edge{fill:none;stroke:#888;stroke-width:1.5} .legend span{margin-right:12px}
+.dag text{font-size:12px} .dag .edge{fill:none;stroke:#888;stroke-width:1.5} .dag .artifact{stroke:#b8860b;stroke-dasharray:6 4}
+.legend span{margin-right:12px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:8px} .swatch{display:inline-block;width:10px;height:10px}
 """
 
@@ -52,7 +53,7 @@ def render(run_dir: str) -> str:
 <h1>datamill run <code>{esc(stats['name'])}</code></h1>
 <p class="muted">{esc(stats['run_dir'])} · {_took(stats)} · git {esc(stats.get('git_sha') or 'n/a')}</p>
 {f'<p class="partial"><b>{esc(note)}</b></p>' if note else ''}
-<h2>The DAG</h2>{dag_svg(order, inputs, by_name)}
+<h2>The DAG</h2>{dag_svg(order, inputs, by_name, run.get('artifacts'))}{_artifact_legend(run)}
 <h2>Documents through the DAG</h2>{waterfall_svg(stages, 'rows', 'documents in and out per stage')}
 <h2>Words through the DAG</h2>{waterfall_svg(stages, 'words', 'words in and out per stage')}
 {_tokens(stages)}
@@ -61,6 +62,13 @@ def render(run_dir: str) -> str:
 <th>removed by reason</th><th>seconds</th></tr>{summary}</table>
 {''.join(stage_section(run_dir, run, s, own.get(s['name'], [])) for s in stages)}
 <script>{SCRIPT}</script></body></html>"""
+
+
+def _artifact_legend(run: dict) -> str:
+    if not run.get("artifacts"):
+        return ""
+    return ('<p class="muted">dashed: a file one stage writes and another reads '
+            '(<code>{stage: NAME}</code> in the config, e.g. a trained classifier)</p>')
 
 
 def _tokens(stages: list[dict]) -> str:

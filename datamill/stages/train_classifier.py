@@ -10,9 +10,7 @@ with ``model: {stage: NAME}``. Rows pass through unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import multiprocessing
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -71,12 +69,11 @@ class TrainClassifier(GlobalStage):
     def train(self, examples: pa.Table, path: str) -> dict:
         examples = examples.sort_by([("id", "ascending"), ("text", "ascending")])
         labels = ["1" if p else "0" for p in examples.column("positive").to_pylist()]
-        with _children_allowed():
-            report = fit_classifier.fit(examples.column("text").to_pylist(), labels, {"1"}, self.label_name,
-                                        path.removeprefix("file://"), valid_fraction=self.valid_fraction,
-                                        keep_fraction=self.keep_fraction, seed=self.seed,
-                                        hyper=dict(self.hyperparameters), features=self.features,
-                                        encoder=self.encoder or None)  # None: the default encoder
+        report = fit_classifier.fit(examples.column("text").to_pylist(), labels, {"1"}, self.label_name,
+                                    path.removeprefix("file://"), valid_fraction=self.valid_fraction,
+                                    keep_fraction=self.keep_fraction, seed=self.seed,
+                                    hyper=dict(self.hyperparameters), features=self.features,
+                                    encoder=self.encoder or None)  # None: the default encoder
         return {**report, "threshold": self.threshold, "positives": int(np.sum(np.array(labels) == "1")),
                 "negatives": int(np.sum(np.array(labels) == "0"))}
 
@@ -88,17 +85,3 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 def _after(table: pa.Table, report: dict) -> pa.Table:
     return table
 
-
-@contextlib.contextmanager
-def _children_allowed():
-    """fit_classifier trains in a spawned child process, which Python refuses to start from a
-    daemonic process, and Dask's worker processes are daemonic. The child is waited for before
-    this returns, so it cannot outlive the worker."""
-    proc = multiprocessing.current_process()
-    daemon = proc._config.get("daemon")
-    proc._config.pop("daemon", None)
-    try:
-        yield
-    finally:
-        if daemon is not None:
-            proc._config["daemon"] = daemon

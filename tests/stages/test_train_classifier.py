@@ -55,3 +55,32 @@ def test_embed_features_reach_fit_with_the_default_or_named_encoder(client, tmp_
     run_plan(client, TrainClassifier(features="embed"), [table], tmp_path=tmp_path / "a")
     run_plan(client, TrainClassifier(features="embed", encoder=str(tmp_path)), [table], tmp_path=tmp_path / "b")
     assert [(c["features"], c["encoder"]) for c in calls] == [("embed", None), ("embed", str(tmp_path))]
+
+
+def _is_daemon() -> bool:
+    import multiprocessing
+
+    return multiprocessing.current_process().daemon
+
+
+def test_the_model_trains_inside_a_dask_worker_process(tmp_path):
+    """The embedded cluster's workers are daemonic processes (multiprocessing gives them no
+    children) started with glibc malloc tuning (fastText stopped with NaN under it)."""
+    from datamill.pipeline.clusters import dask_client
+    from datamill.pipeline.pydocs import python_docs
+
+    docs = python_docs()[:400]
+    table = pa.table({"id": [f"d{i:03d}" for i in range(len(docs))], "text": [d["text"] for d in docs],
+                      "llm_score": [5.0 if ">>>" in d["text"] else 0.0 for d in docs]})
+    stage = TrainClassifier(hyperparameters={"dim": 16, "bucket": 20000})
+    path = str(tmp_path / "model.bin")
+    with dask_client(workers=1) as c:
+        assert c.submit(_is_daemon).result()
+        report = c.submit(stage.train, stage.examples(table), path).result()
+    assert report["fasttext_seed"] == stage.seed  # trained on the first try: no NaN stop
+    from datamill.filters import fasttext_model
+    from datamill.filters.classifier_metrics import roc_auc
+
+    scores = fasttext_model.label_proba(fasttext_model.load(path), fasttext_model.one_line(table["text"].to_pylist()),
+                                        "__label__hq")
+    assert roc_auc(table["llm_score"].to_numpy() > 0, scores) > 0.9  # not degenerate: a constant scores 0.5

@@ -151,6 +151,10 @@ def test_recipe_annotate_train_score_as_one_dag(grader, client, tmp_path):
     model = tmp_path / "run" / "train" / ".datamill" / "model.bin"
     assert model.is_file() and report["model"] == str(model)
     keys = json.loads((tmp_path / "run" / "run.json").read_text())["keys"]
+    from datamill.report import render
+
+    assert '<path class="edge artifact" data-from="train" data-to="keep" data-field="model"' in render(
+        str(tmp_path / "run"))  # the report's DAG draws the model reference
 
     # A retrained model (another seed) re-runs the scoring stage: the upstream key is in its key.
     cfg["stages"]["train"]["seed"] = 1
