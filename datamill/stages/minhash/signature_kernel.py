@@ -1,0 +1,117 @@
+"""The compiled MinHash kernel (numba): normalised UTF-8 bytes -> signatures in one pass per document.
+
+Per document it tokenises (words: runs of non-whitespace bytes; chars: UTF-8 code points), hashes
+each token, hashes each n-gram of token hashes and takes the minimum of every permutation, with
+the same arithmetic as the numpy path in ``signatures.py`` (bit-identical; tests compare them):
+token hash = the token's bytes folded 8 at a time (little-endian) with a multiply-add, xor its
+length times the golden ratio, fmix64; shingle hash = top 32 bits of a keyed sum of its n token
+hashes; permutation ``a*h + b mod 2^32``. The permutation loop runs per permutation over the
+document's contiguous shingle hashes (a uint32 min-reduction LLVM vectorises: 3.3 us for 350
+shingles x 128 permutations, against 4.2 us with the permutation loop innermost).
+One core per call (``parallel=False``): the engine runs partitions in parallel. ``cache=True``
+writes the machine code next to this file (or numba's user cache where that is read-only), so
+only the first process on a machine compiles (a few seconds).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+FOLD_MUL = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: folds a token's 8-byte chunks
+LENGTH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: mixes the token length in
+_MIX1, _MIX2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # MurmurHash3 fmix64
+_MAX32 = np.uint32(0xFFFFFFFF)
+_BLOCK = 4096  # shingle hashes per permutation pass (16 KiB: stays in L1 for a long document)
+
+
+def signatures_from_buffer(data: np.ndarray, offsets: np.ndarray, *, char: bool, keys: np.ndarray,
+                           a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(n, len(a))`` uint32 signatures of the normalised documents ``data[offsets[i]:offsets[i+1]]``.
+
+    keys: (ngram,) odd uint64 shingle keys; a, b: (num_perm,) uint32 permutations. A document
+    with fewer than ``ngram`` tokens is one shingle; one with no tokens gets all ``0xFFFFFFFF``."""
+    data = data.view()
+    data.flags.writeable = False  # one compiled specialisation, whether or not the buffer is Arrow's
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    out = np.empty((len(offsets) - 1, len(a)), dtype=np.uint32)
+    longest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
+    _kernel(data, offsets, char, np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(a, dtype=np.uint32),
+            np.ascontiguousarray(b, dtype=np.uint32), np.empty(longest + 1, dtype=np.uint64),
+            np.empty(longest + 1, dtype=np.uint32), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _token_hash(data, start, end):
+    length = end - start
+    h = np.uint64(0)
+    for i in range(min(length, 8)):
+        h |= np.uint64(data[start + i]) << np.uint64(8 * i)
+    k = 8
+    while length > k:  # tokens over 8 bytes: fold in the next (up to) 8 bytes
+        chunk = np.uint64(0)
+        for i in range(min(length - k, 8)):
+            chunk |= np.uint64(data[start + k + i]) << np.uint64(8 * i)
+        h = (h ^ chunk) * FOLD_MUL + np.uint64(k)
+        k += 8
+    h ^= np.uint64(length) * LENGTH_MUL
+    h ^= h >> np.uint64(33)
+    h *= _MIX1
+    h ^= h >> np.uint64(33)
+    h *= _MIX2
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_space(c):
+    return c == 32 or (c >= 9 and c <= 13)  # ASCII \t\n\v\f\r and space, as shingles.is_space
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _tokenise(data, s0, s1, char, tok):
+    """Hash the tokens of ``data[s0:s1]`` into ``tok``; return how many there are."""
+    m = 0
+    i = s0
+    while i < s1:
+        j = i + 1
+        if char:
+            while j < s1 and (data[j] & 0xC0) == 0x80:  # UTF-8 continuation bytes
+                j += 1
+        else:
+            if _is_space(data[i]):
+                i = j
+                continue
+            while j < s1 and not _is_space(data[j]):
+                j += 1
+        tok[m] = _token_hash(data, i, j)
+        m += 1
+        i = j
+    return m
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _kernel(data, offsets, char, keys, a, b, tok, vals, out):
+    ngram, num_perm = len(keys), len(a)
+    for d in range(len(offsets) - 1):
+        m = _tokenise(data, offsets[d], offsets[d + 1], char, tok)
+        if m == 0:
+            out[d, :] = _MAX32
+            continue
+        count = m - ngram + 1 if m >= ngram else 1
+        for s in range(count):
+            g = np.uint64(0)
+            for j in range(min(ngram, m)):
+                g += tok[s + j] * keys[j]
+            vals[s] = np.uint32(g >> np.uint64(32))
+        for p in range(num_perm):
+            out[d, p] = _MAX32
+        for s0 in range(0, count, _BLOCK):
+            block = vals[s0:min(s0 + _BLOCK, count)]  # indexed from 0: no wraparound, a SIMD loop
+            for p in range(num_perm):
+                ap, bp = a[p], b[p]
+                low = out[d, p]
+                for s in range(len(block)):
+                    low = min(low, np.uint32(ap * block[s] + bp))
+                out[d, p] = low
