@@ -18,8 +18,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-FOLD_MUL = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: folds a token's 8-byte chunks
-LENGTH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: mixes the token length in
+# signatures.FOLD_MUL and LENGTH_MUL (the numpy path's; copied, since signatures.py imports this
+# module only when it runs it, to keep numba out of the catalog's import)
+FOLD_MUL = np.uint64(0x100000001B3)
+LENGTH_MUL = np.uint64(0x9E3779B97F4A7C15)
 _MIX1, _MIX2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # MurmurHash3 fmix64
 _MAX32 = np.uint32(0xFFFFFFFF)
 _BLOCK = 4096  # shingle hashes per permutation pass (16 KiB: stays in L1 for a long document)

@@ -19,11 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from datamill.stages.minhash.shingles import buffers, normalize, tokens
-from datamill.stages.minhash.signature_kernel import FOLD_MUL, LENGTH_MUL, signatures_from_buffer
 
 HASHES = ("fast", "datasketch")
 SHINGLES = ("word", "char")
 MAX32 = np.uint32(0xFFFFFFFF)  # the signature of a document with no shingles (as datasketch)
+
+FOLD_MUL = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: folds a token's 8-byte chunks
+LENGTH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: mixes the token length in
 
 _BLOCK = 1 << 19  # shingle x permutation values materialised at once (2 MiB of uint32)
 
@@ -62,6 +64,8 @@ def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "wo
         if device != "cpu":
             values, doc_sh = _fast_shingle_hashes(*tokens(norm, shingle), ngram)
             return permute_min_torch(values, doc_sh, a, b, device=device)
+    from datamill.stages.minhash.signature_kernel import signatures_from_buffer  # numba: ~0.15 s to import
+
     return signatures_from_buffer(*buffers(norm), char=shingle == "char", keys=shingle_keys(ngram), a=a, b=b)
 
 
