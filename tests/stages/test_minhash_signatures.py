@@ -181,6 +181,15 @@ def test_bad_options_name_the_option():
         mh.signatures(["x"], hash="md5")
 
 
+def test_normalize_is_per_document_whatever_the_batch():
+    # A Hangul syllable's stripped form is longer than it; "΅" (Sk) decomposes to "¨" + a mark.
+    texts = ["a\u0385a 1,5", "한국어 텍스트", "e\u0301 ٣ ǅ"] + TRICKY
+    for opts in ({}, {"punctuation": "keep"}, {"punctuation": "drop", "diacritics": False}):
+        whole = mh.normalize(texts, **opts).to_pylist()
+        assert whole == [mh.normalize([t], **opts).to_pylist()[0] for t in texts], opts
+    assert (mh.signatures(["", " \t"], shingle="char") == mh.MAX32).all()  # a batch with no word byte
+
+
 def _reference_drop(text: str) -> str:
     """Character-by-character statement of ``normalize(punctuation="drop", diacritics=False)``."""
     out = []
