@@ -13,7 +13,8 @@ with them. Throughput is process CPU time (one core; the machine is shared), rep
 interleaved path by path; speedups are per repeat. Accuracy: mean absolute error against exact
 Jaccard on 800 overlapping-window pairs of real prose (squality), each path on its shingles.
 datamill's compiled kernel (numba) is warmed up before the timed repeats; its one-time cost is
-measured apart, in fresh processes with an empty and then a filled numba cache (``kernel_first_call``),
+measured apart, in fresh processes with an empty and then a filled numba cache (``kernel_first_call``:
+import, then compile or load, of the signature and UTF-8 kernels),
 and datamill's time is split into normalisation and the kernel (``stage_time``, 4,096-document
 batches). Records ``benchmarks/results/minhash_speed.json`` with ``benchmarks/record.py``.
 """
@@ -85,7 +86,7 @@ PATHS = {  # impl -> (function, hash, documents timed)
 
 
 FIRST_CALL = ("import time; t = time.perf_counter(); from datamill.stages.minhash import signatures as mh; "
-              "mh.signatures(['a b c d e f']); print(time.perf_counter() - t)")
+              "mh.signatures(['a b c d e f', 'é 1 ü']); print(time.perf_counter() - t)")  # ASCII and UTF-8 kernels
 
 
 def first_call_seconds(cache_dir: str) -> float:
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
             first["filled"].append(first_call_seconds(cache))
     for cache_state, seconds in first.items():
         rec.figure("kernel_first_call", seconds, unit="s wall", numba_cache=cache_state)
-    datamill(["warm-up: compile or load the numba kernel once"])
+    datamill(["warm-up: compile or load the numba kernels once", "é 1 ü"])
     for label, path in (c.split("=", 1) for c in args.corpus):
         table = pq.read_table(sorted(Path(path).glob("part-*.parquet"))[0], columns=["text"])
         texts = table.column("text").to_pylist()[: args.docs]
