@@ -1,12 +1,14 @@
-"""MinHash signatures of whole batches of documents, vectorised with pyarrow and numpy.
+"""MinHash signatures of whole batches of documents: pyarrow/numpy normalisation, then a compiled kernel.
 
-Per batch: normalise and tokenise the UTF-8 bytes (``minhash_text``) -> hash every token with
-its bytes read 8 at a time through an unaligned uint64 view (content-defined, so a token
-hashes the same in any batch) -> hash each n-gram of tokens as a keyed sum of its token hashes ->
-permute with datasketch 2.0's default "affine32" scheme, ``a*h + b mod 2^32`` with odd ``a``
-drawn like datasketch from ``RandomState(seed)`` -> per-document minimum. (A 64-bit
-multiply-add-shift permutation gave the same error against exact Jaccard here, MAE 0.026 on
-1,500 real-text pairs for both, at ~1.6x the cost: numpy's uint32 arithmetic is SIMD.)
+Per batch: normalise the UTF-8 bytes (``shingles.normalize``, datatrove's ``simplify_text``) ->
+per document, in one compiled pass (``signature_kernel``, numba): tokenise -> hash every token by
+its content, 8 bytes at a time (so a token hashes the same in any batch) -> hash each n-gram of
+tokens as a keyed sum of its token hashes -> permute with datasketch 2.0's default "affine32"
+scheme, ``a*h + b mod 2^32`` with odd ``a`` drawn like datasketch from ``RandomState(seed)`` ->
+minimum per permutation. The same hashing written with numpy (``shingle_hashes`` + ``permute_min``)
+feeds exact-Jaccard verification and the torch (GPU) path, and is the kernel's test oracle.
+(A 64-bit multiply-add-shift permutation gave the same error against exact Jaccard here, MAE
+0.026 on 1,500 real-text pairs for both, at ~1.6x the cost: uint32 arithmetic is SIMD.)
 
 ``hash="datasketch"`` replaces the vectorised shingle hash by datasketch's own (sha1 of the
 shingle bytes, words joined by one space) and reproduces ``datasketch.MinHash(num_perm, seed)``
