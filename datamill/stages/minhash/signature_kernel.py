@@ -46,19 +46,19 @@ def signatures_from_buffer(data: np.ndarray, offsets: np.ndarray, *, char: bool,
     return out
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _token_hash(data, start, end):
-    length = end - start
-    h = np.uint64(0)
-    for i in range(min(length, 8)):
-        h |= np.uint64(data[start + i]) << np.uint64(8 * i)
-    k = 8
-    while length > k:  # tokens over 8 bytes: fold in the next (up to) 8 bytes
-        chunk = np.uint64(0)
-        for i in range(min(length - k, 8)):
-            chunk |= np.uint64(data[start + k + i]) << np.uint64(8 * i)
-        h = (h ^ chunk) * FOLD_MUL + np.uint64(k)
-        k += 8
+@numba.njit(cache=True, nogil=True)
+def _is_space(c):
+    return c == 32 or (c >= 9 and c <= 13)  # ASCII \t\n\v\f\r and space, as shingles.is_space
+
+
+@numba.njit(cache=True, nogil=True)
+def _token_hash(h, chunk, length):
+    """A token's hash from ``h`` (its earlier 8-byte chunks folded), its last (up to 8) bytes
+    ``chunk`` and its length."""
+    if length > 8:
+        h = (h ^ chunk) * FOLD_MUL + np.uint64(8 * ((length - 1) // 8))
+    else:
+        h = chunk
     h ^= np.uint64(length) * LENGTH_MUL
     h ^= h >> np.uint64(33)
     h *= _MIX1
@@ -68,30 +68,34 @@ def _token_hash(data, start, end):
     return h
 
 
-@numba.njit(cache=True, nogil=True)
-def _is_space(c):
-    return c == 32 or (c >= 9 and c <= 13)  # ASCII \t\n\v\f\r and space, as shingles.is_space
-
-
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _tokenise(data, s0, s1, char, tok):
-    """Hash the tokens of ``data[s0:s1]`` into ``tok``; return how many there are."""
+def _tokenise(doc, char, tok):
+    """Hash the tokens of one document's bytes into ``tok``, reading each byte once; return how
+    many there are. A token's bytes are gathered little-endian into 8-byte chunks, each full
+    chunk folded in with a multiply-add when the next one starts."""
     m = 0
-    i = s0
-    while i < s1:
-        j = i + 1
+    h = chunk = np.uint64(0)
+    length = 0
+    for i in range(len(doc)):
+        c = doc[i]
         if char:
-            while j < s1 and (data[j] & 0xC0) == 0x80:  # UTF-8 continuation bytes
-                j += 1
-        else:
-            if _is_space(data[i]):
-                i = j
-                continue
-            while j < s1 and not _is_space(data[j]):
-                j += 1
-        tok[m] = _token_hash(data, i, j)
+            if (c & 0xC0) != 0x80 and length:  # a new code point: the previous one is whole
+                tok[m] = _token_hash(h, chunk, length)
+                m, length, chunk = m + 1, 0, np.uint64(0)
+        elif _is_space(c):
+            if length:
+                tok[m] = _token_hash(h, chunk, length)
+                m, length, chunk = m + 1, 0, np.uint64(0)
+            continue
+        pos = length & 7
+        if pos == 0 and length >= 8:
+            h = chunk if length == 8 else (h ^ chunk) * FOLD_MUL + np.uint64(length - 8)
+            chunk = np.uint64(0)
+        chunk |= np.uint64(c) << np.uint64(8 * pos)
+        length += 1
+    if length:
+        tok[m] = _token_hash(h, chunk, length)
         m += 1
-        i = j
     return m
 
 
@@ -99,7 +103,7 @@ def _tokenise(data, s0, s1, char, tok):
 def _kernel(data, offsets, char, keys, a, b, tok, vals, out):
     ngram, num_perm = len(keys), len(a)
     for d in range(len(offsets) - 1):
-        m = _tokenise(data, offsets[d], offsets[d + 1], char, tok)
+        m = _tokenise(data[offsets[d]:offsets[d + 1]], char, tok)
         if m == 0:
             out[d, :] = _MAX32
             continue
