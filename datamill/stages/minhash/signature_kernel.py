@@ -6,13 +6,14 @@ the same arithmetic as the numpy path in ``signatures.py`` (bit-identical; tests
 token hash = the token's bytes folded 8 at a time (little-endian) with a multiply-add, xor its
 length times the golden ratio, fmix64; shingle hash = top 32 bits of a keyed sum of its n token
 hashes; permutation ``a*h + b mod 2^32``. The permutation loop runs per permutation over the
-document's contiguous shingle hashes (a uint32 min-reduction LLVM vectorises: 3.3 us for 350
-shingles x 128 permutations, against 4.2 us with the permutation loop innermost; indices run
-from 0 over a slice, or numba's negative-index wraparound turns the loads into gathers).
+document's contiguous shingle hashes (a uint32 min-reduction LLVM vectorises; in a one-off
+microbenchmark 3.3 us for 350 shingles x 128 permutations, against 4.2 us with the permutation
+loop innermost). Indices run from 0 over a slice: numba's negative-index wraparound on a
+``range(s0, s1)`` index had turned the loads into gathers (3x slower).
 One core per call (``parallel=False``): the engine runs partitions in parallel. ``cache=True``
 writes the machine code next to this file (or to numba's user cache, ``~/.cache/numba`` or
 ``$NUMBA_CACHE_DIR``, where the package is read-only), so only the first process on a machine
-compiles: ~4 s, against ~0.8 s to load it (``benchmarks/results/minhash.md``, section 1).
+compiles: ~3.6 s, against ~0.8 s to load it (``benchmarks/results/minhash.md``, section 1).
 """
 
 from __future__ import annotations
