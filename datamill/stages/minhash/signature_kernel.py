@@ -9,7 +9,7 @@ hashes; permutation ``a*h + b mod 2^32``. The permutation loop runs per permutat
 document's contiguous shingle hashes (a uint32 min-reduction LLVM vectorises; in a one-off
 microbenchmark 3.3 us for 350 shingles x 128 permutations, against 4.2 us with the permutation
 loop innermost). Indices run from 0 over a slice: numba's negative-index wraparound on a
-``range(s0, s1)`` index had turned the loads into gathers (3x slower).
+``range(s0, s1)`` index had turned the loads into gathers (~4x slower).
 One core per call (``parallel=False``): the engine runs partitions in parallel. ``cache=True``
 writes the machine code next to this file (or to numba's user cache, ``~/.cache/numba`` or
 ``$NUMBA_CACHE_DIR``, where the package is read-only), so only the first process on a machine
