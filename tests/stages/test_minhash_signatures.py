@@ -5,6 +5,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
+from datamill.stages.minhash import signature_kernel as kernel
 from datamill.stages.minhash import signatures as mh
 from tests.stages import shard_corpora
 from tests.stages.shard_corpora import window_pairs
@@ -119,6 +120,30 @@ def test_signatures_are_content_defined_not_batch_defined(shared_data):
     assert (whole[1] == mh.MAX32).all() and (whole[6] == mh.MAX32).all()  # no shingles
 
 
+# Tokens of 1-8 bytes are one chunk, 9-16 two (exactly 8 and 16 are the edges), longer ones more.
+EDGES = ["", " \t ", "a", "a b c d", "abcdefgh", "abcdefgi", "abcdefghijklmnop", "abcdefghijklmnoq",
+         "abcdefghijklmnopq x y z w", "ßßßß éééééééé x", "x" * 40, "word word word " + "y" * 24]
+
+
+def _numpy_signatures(texts, *, num_perm, seed, **opts):
+    values, offsets = mh.shingle_hashes(texts, **opts)
+    return mh.permute_min(values, offsets, *mh.permutations(num_perm, seed))
+
+
+@pytest.mark.parametrize("shingle,ngram,num_perm", [("word", 5, 128), ("word", 1, 64), ("word", 3, 300),
+                                                    ("char", 4, 64)])
+def test_compiled_kernel_is_bit_identical_to_the_numpy_path(shared_data, shingle, ngram, num_perm):
+    stories = shard_corpora.stories(shared_data).column("text").to_pylist()[:12]
+    texts = stories + TEXTS + TRICKY + EDGES
+    opts = {"ngram": ngram, "shingle": shingle}
+    got = mh.signatures(texts, num_perm=num_perm, seed=3, **opts)
+    np.testing.assert_array_equal(got, _numpy_signatures(texts, num_perm=num_perm, seed=3, **opts))
+    values, offsets = mh.shingle_hashes(stories, **opts)
+    assert np.diff(offsets).max() > kernel._BLOCK  # a story spans several shingle blocks
+    edges = got[-len(EDGES):]
+    assert (edges[:2] == mh.MAX32).all() and len({row.tobytes() for row in edges[2:]}) == len(EDGES) - 2
+
+
 def test_permute_min_blocks_and_permutation_chunks_match_direct_min(monkeypatch):
     rng = np.random.default_rng(0)
     values = rng.integers(0, 2**32, 1000, dtype=np.uint64).astype(np.uint32)
@@ -154,6 +179,15 @@ def test_bad_options_name_the_option():
         mh.signatures(["x"], shingle="line")
     with pytest.raises(ValueError, match="hash"):
         mh.signatures(["x"], hash="md5")
+
+
+def test_normalize_is_per_document_whatever_the_batch():
+    # A Hangul syllable's stripped form is longer than it; "΅" (Sk) decomposes to "¨" + a mark.
+    texts = ["a\u0385a 1,5", "한국어 텍스트", "e\u0301 ٣ ǅ"] + TRICKY
+    for opts in ({}, {"punctuation": "keep"}, {"punctuation": "drop", "diacritics": False}):
+        whole = mh.normalize(texts, **opts).to_pylist()
+        assert whole == [mh.normalize([t], **opts).to_pylist()[0] for t in texts], opts
+    assert (mh.signatures(["", " \t"], shingle="char") == mh.MAX32).all()  # a batch with no word byte
 
 
 def _reference_drop(text: str) -> str:

@@ -1,11 +1,12 @@
 """Normalisation and tokenisation of a whole batch of documents as one UTF-8 byte buffer.
 
-pyarrow lowercases (and decomposes to NFD when a batch has non-ASCII text); everything else is
-numpy over the Arrow buffers (data bytes + offsets): ASCII punctuation is a byte mask, the few
-non-ASCII characters are decoded and classed with ``unicodedata`` (punctuation/symbols/controls
--> a space or dropped, combining marks dropped, whitespace -> one space, digits -> ``0``), digit
-and whitespace runs collapse, and tokens (words: runs of non-whitespace bytes; chars: UTF-8 code
-points) come out as byte spans. RE2 regexes did the same 3x slower: a replace costs per match.
+pyarrow lowercases; everything else is numpy over the Arrow buffers (data bytes + offsets): ASCII
+punctuation is a byte mask, the few non-ASCII characters are decoded and rewritten by compiled
+passes (``utf8_kernel``) from a table made per distinct character with ``unicodedata``
+(punctuation/symbols/controls -> a space or dropped, whitespace -> one space, digits -> ``0``,
+letters -> their NFD form without combining marks), digit and whitespace runs collapse, and
+tokens (words: runs of non-whitespace bytes; chars: UTF-8 code points) come out as byte spans.
+RE2 regexes did the same 3x slower: a replace costs per match.
 """
 
 from __future__ import annotations
@@ -137,54 +138,39 @@ def _stripped(cp: int) -> bytes:
     return "".join(c for c in nfd if unicodedata.category(c) != "Mn").encode()
 
 
-def _decode(data: np.ndarray, lead: np.ndarray):
-    last = len(data) - 1
-    b0, b1, b2, b3 = (data[np.minimum(lead + k, last)].astype(np.int64) for k in range(4))
-    size = np.where(b0 >= 0xF0, 4, np.where(b0 >= 0xE0, 3, 2))
-    cp = np.where(size == 2, ((b0 & 0x1F) << 6) | (b1 & 0x3F),
-                  np.where(size == 3, ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F),
-                           ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)))
-    return cp, size
+@functools.lru_cache(maxsize=None)
+def _replacement(cp: int, mode: str, digits: bool, diacritics: bool) -> bytes | None:
+    """The UTF-8 a non-ASCII character becomes, or None where it stays as it is."""
+    k = _char_class(cp)
+    if k == 2 or (k == 1 and mode == "space"):
+        return b" "
+    if k == 3 and digits:
+        return b"0"
+    if k == 1 and mode == "drop":
+        return b""
+    return _stripped(cp) if diacritics and k in (0, 4) else None
 
 
 def _non_ascii(data: np.ndarray, offsets: np.ndarray, mode: str, digits: bool, diacritics: bool):
     """Decode the (few) non-ASCII characters and class them with ``unicodedata``: punctuation,
     symbols and controls become one space (or go), whitespace one space, digits one ``0``, and
-    with ``diacritics`` each character is replaced by its NFD form without combining marks (in
-    place when that is no longer; a batch with longer forms, e.g. Hangul, is NFD-ed by pyarrow)."""
-    hi = np.flatnonzero(data >= 0x80)
-    if len(hi) == 0:
+    with ``diacritics`` each character is replaced by its NFD form without combining marks (a
+    Hangul syllable by its jamo). Per distinct character, so a document's output never depends on
+    its batch; decoding and rewriting are compiled passes (``utf8_kernel``)."""
+    from datamill.stages.minhash.utf8_kernel import decode, rewrite  # numba: imported when used
+
+    lead, cp, size = decode(data)
+    if len(lead) == 0:
         return data, offsets
-    lead = hi[(data[hi] & 0xC0) != 0x80]
-    cp, size = _decode(data, lead)
     uniq, inv = np.unique(cp, return_inverse=True)
-    cls = np.array([_char_class(int(c)) for c in uniq], dtype=np.int8)
-    new = [_stripped(int(c)) if diacritics and k in (0, 4) else None for c, k in zip(uniq.tolist(), cls)]
-    if any(r is not None and len(r) > len(chr(c).encode()) for c, r in zip(uniq.tolist(), new)):
-        data, offsets = buffers(pc.utf8_normalize(_from_buffers(data, offsets), "NFD"))
-        return _non_ascii(data, offsets, mode, digits, diacritics)
-    punct = cls == 1
-    space, digit = (cls == 2) | (punct & (mode == "space")), (cls == 3) & digits
-    width = np.where(space | digit, 1, np.where(punct & (mode == "drop"), 0, 9))  # bytes kept
-    for u in np.flatnonzero((width == 9) & np.array([r is not None for r in new], dtype=bool)):
-        width[u] = len(new[u])
-    width = width[inv]
-    changed = width < 9
-    if not changed.any():
+    new = [_replacement(c, mode, digits, diacritics) for c in uniq.tolist()]
+    if all(r is None for r in new):
         return data, offsets
-    data = data.copy()
-    data[lead[space[inv]]] = 0x20
-    data[lead[digit[inv]]] = 0x30
-    swap = np.flatnonzero(changed & (width > 0) & ~(space | digit)[inv])
-    for u in np.unique(inv[swap]):  # characters replaced by their stripped form (e.g. é -> e)
-        at = lead[swap[inv[swap] == u]]
-        for k, byte in enumerate(new[u]):
-            data[at + k] = byte
-    drop = np.zeros(len(data), dtype=bool)
-    for k in range(1, 5):  # the bytes past each changed character's new width
-        sel = changed & (size >= k) & (width < k)
-        drop[lead[sel] + k - 1] = True
-    return data[~drop], offsets - _count_before(drop, offsets)
+    new = [chr(c).encode() if r is None else r for c, r in zip(uniq.tolist(), new)]
+    table_offsets = np.zeros(len(new) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in new], out=table_offsets[1:])
+    table = np.frombuffer(b"".join(new), dtype=np.uint8)
+    return rewrite(data, offsets, lead, size, inv.reshape(-1), table, table_offsets)
 
 
 def _absorb_decimal_points(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -235,6 +221,8 @@ def _collapse_spaces(data: np.ndarray, offsets: np.ndarray):
     starts[offsets[:-1][offsets[:-1] < len(data)]] = True
     prev_word = np.concatenate([[False], ~sp[:-1]]) & ~starts
     word_pos = np.flatnonzero(~sp)
+    if len(word_pos) == 0:  # a batch of empty or all-whitespace documents
+        return data[:0], np.zeros_like(offsets)
     last = np.searchsorted(word_pos, offsets[1:], side="left") - 1  # last non-space per doc
     last_word = np.where(last >= 0, word_pos[np.maximum(last, 0)], -1)
     before_last = np.arange(len(data)) < np.repeat(last_word, np.diff(offsets))

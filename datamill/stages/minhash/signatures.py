@@ -1,12 +1,14 @@
-"""MinHash signatures of whole batches of documents, vectorised with pyarrow and numpy.
+"""MinHash signatures of whole batches of documents: pyarrow/numpy normalisation, then a compiled kernel.
 
-Per batch: normalise and tokenise the UTF-8 bytes (``minhash_text``) -> hash every token with
-its bytes read 8 at a time through an unaligned uint64 view (content-defined, so a token
-hashes the same in any batch) -> hash each n-gram of tokens as a keyed sum of its token hashes ->
-permute with datasketch 2.0's default "affine32" scheme, ``a*h + b mod 2^32`` with odd ``a``
-drawn like datasketch from ``RandomState(seed)`` -> per-document minimum. (A 64-bit
-multiply-add-shift permutation gave the same error against exact Jaccard here, MAE 0.026 on
-1,500 real-text pairs for both, at ~1.6x the cost: numpy's uint32 arithmetic is SIMD.)
+Per batch: normalise the UTF-8 bytes (``shingles.normalize``, datatrove's ``simplify_text``) ->
+per document, in one compiled pass (``signature_kernel``, numba): tokenise -> hash every token by
+its content, 8 bytes at a time (so a token hashes the same in any batch) -> hash each n-gram of
+tokens as a keyed sum of its token hashes -> permute with datasketch 2.0's default "affine32"
+scheme, ``a*h + b mod 2^32`` with odd ``a`` drawn like datasketch from ``RandomState(seed)`` ->
+minimum per permutation. The same hashing written with numpy (``shingle_hashes`` + ``permute_min``)
+feeds exact-Jaccard verification and the torch (GPU) path, and is the kernel's test oracle.
+(A 64-bit multiply-add-shift permutation gave the same error against exact Jaccard here, MAE
+0.026 on 1,500 real-text pairs for both, at ~1.6x the cost: uint32 arithmetic is SIMD.)
 
 ``hash="datasketch"`` replaces the vectorised shingle hash by datasketch's own (sha1 of the
 shingle bytes, words joined by one space) and reproduces ``datasketch.MinHash(num_perm, seed)``
@@ -18,13 +20,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages.minhash.shingles import normalize, tokens
+from datamill.stages.minhash.shingles import buffers, normalize, tokens
 
 HASHES = ("fast", "datasketch")
 SHINGLES = ("word", "char")
 MAX32 = np.uint32(0xFFFFFFFF)  # the signature of a document with no shingles (as datasketch)
 
-_FOLD_MUL = np.uint64(0x100000001B3)  # FNV-1 64-bit prime
+FOLD_MUL = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: folds a token's 8-byte chunks
+LENGTH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: mixes the token length in
+
 _BLOCK = 1 << 19  # shingle x permutation values materialised at once (2 MiB of uint32)
 
 
@@ -52,18 +56,19 @@ def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "wo
     _check(num_perm, ngram, shingle, hash)
     norm = _normalize_for(texts, shingle, lowercase=lowercase, punctuation=punctuation, digits=digits,
                           whitespace=whitespace, diacritics=diacritics)
-    data, doc_tok, starts, ends = tokens(norm, shingle)
-    if hash == "fast":
-        values, doc_sh = _fast_shingle_hashes(data, doc_tok, starts, ends, ngram)
-        a, b = permutations(num_perm, seed)
-        if device != "cpu":
-            from datamill.stages.minhash.signatures_torch import permute_min_torch, resolve_device
+    if hash == "datasketch":
+        return _datasketch_signatures(*tokens(norm, shingle), ngram, shingle, num_perm, seed)
+    a, b = permutations(num_perm, seed)
+    if device != "cpu":
+        from datamill.stages.minhash.signatures_torch import permute_min_torch, resolve_device
 
-            device = resolve_device(device)
-            if device != "cpu":
-                return permute_min_torch(values, doc_sh, a, b, device=device)
-        return permute_min(values, doc_sh, a, b)
-    return _datasketch_signatures(data, doc_tok, starts, ends, ngram, shingle, num_perm, seed)
+        device = resolve_device(device)
+        if device != "cpu":
+            values, doc_sh = _fast_shingle_hashes(*tokens(norm, shingle), ngram)
+            return permute_min_torch(values, doc_sh, a, b, device=device)
+    from datamill.stages.minhash.signature_kernel import signatures_from_buffer  # numba: ~0.15 s to import
+
+    return signatures_from_buffer(*buffers(norm), char=shingle == "char", keys=shingle_keys(ngram), a=a, b=b)
 
 
 def shingles(texts, *, ngram: int = 5, shingle: str = "word", lowercase: bool = True,
@@ -117,6 +122,11 @@ def permute_min(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.nd
             mins = np.minimum.reduceat(block, starts, axis=1).T  # (docs, P)
             out[docs, p0:p1] = np.minimum(out[docs, p0:p1], mins)
     return out
+
+
+def shingle_keys(ngram: int) -> np.ndarray:
+    """(ngram,) odd uint64 keys of the keyed-sum shingle hash, one per position in the n-gram."""
+    return np.random.RandomState(0x5EED).randint(0, 1 << 62, ngram, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 def to_lean_minhashes(sigs: np.ndarray, *, seed: int = 1, scheme: str = "affine32") -> list:
@@ -175,10 +185,10 @@ def _token_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     while len(long):  # tokens over 8 bytes: fold the next chunk in, shrinking the set each pass
         rest = length[long] - k
         chunk = window[starts[long] + k] & _LOW_BYTES[np.minimum(rest, 8)]
-        h[long] = (h[long] ^ chunk) * _FOLD_MUL + np.uint64(k)
+        h[long] = (h[long] ^ chunk) * FOLD_MUL + np.uint64(k)
         long = long[rest > 8]
         k += 8
-    return fmix64(h ^ (length.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
+    return fmix64(h ^ (length.astype(np.uint64) * LENGTH_MUL))
 
 
 def _shingle_starts(doc_tok: np.ndarray, ngram: int):
@@ -198,7 +208,7 @@ def _fast_shingle_hashes(data, doc_tok, starts, ends, ngram: int):
     """(S,) uint32 shingle hashes: top half of a keyed sum of the n token hashes."""
     tok = _token_hashes(data, starts, ends)
     start, limit, doc_sh = _shingle_starts(doc_tok, ngram)
-    keys = np.random.RandomState(0x5EED).randint(0, 1 << 62, ngram, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = shingle_keys(ngram)
     padded = np.concatenate([tok, np.zeros(ngram, dtype=np.uint64)])
     n_tok = len(tok)
     every = padded[:n_tok] * keys[0]  # the n-gram starting at each token: contiguous slices
