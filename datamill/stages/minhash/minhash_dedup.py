@@ -38,7 +38,7 @@ class MinHashDedup(GlobalStage):
     per connected component of the candidate graph (Lee et al. 2022)."""
 
     use: ClassVar[str] = "minhash_dedup"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     reads: ClassVar[tuple[str, ...]] = ("id", "text")
     writes: ClassVar[tuple[str, ...]] = ("minhash_cluster", "is_duplicate")
 
