@@ -8,6 +8,10 @@
    reference library is available offline): faiss spherical k-means on all rows, per cluster
    sort by centroid distance, ``triu(E Eᵀ).max(0)``, drop > 1 - ε. Both with ε=0.1 and
    K = sqrt(N), repeats interleaved; wall seconds, planted copies removed, unrelated rows removed.
+   The cluster is started as ``datamill run`` starts it (worker processes, one BLAS/OpenMP thread
+   each; ``--cluster threads`` for two threads in this process); the reference runs with the
+   libraries' default threads and again with one thread. The partitions are scattered to the
+   workers before the clock starts.
    Where the time goes, per repeat: the reference's fit / search / per-cluster seconds, and the
    busy seconds of datamill's tasks grouped by function (Dask task stream).
 2. Embedding on CPU: datamill's Embedder vs sentence-transformers ``encode()`` on the same real
@@ -18,6 +22,7 @@ Writes benchmarks/results/d4_speed.json (every repeat).
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -89,6 +94,7 @@ def task_seconds(stream: list[dict]) -> dict:
 
 def bench_semdedup(client, rows: int, repeats: int) -> dict:
     from distributed import get_task_stream
+    from threadpoolctl import threadpool_limits
 
     from datamill.partitions import Partitions, PlanContext
     from datamill.stages.semantic.encoders import to_arrow
@@ -107,24 +113,31 @@ def bench_semdedup(client, rows: int, repeats: int) -> dict:
         return {"planted_pairs_deduplicated": float(pair_gone.mean()),
                 "unrelated_removed": float((~keep[unrelated]).mean()), "kept_fraction": float(keep.mean())}
 
-    ours_s, ref_s, ref_steps, tasks, loads = [], [], [], [], []
-    for _ in range(repeats):  # interleaved: both sides see the same machine load
+    ours_s, ref_s, ref1_s, ref_steps, tasks, loads = [], [], [], [], [], []
+    for _ in range(repeats):  # interleaved: all sides see the same machine load
         loads.append(round(os.getloadavg()[0], 2))
         t = time.perf_counter()
         ref_keep, steps = reference_semdedup(x, 0.1)
         ref_s.append(time.perf_counter() - t)
-        ref_steps.append(steps)
+        with threadpool_limits(1):  # what a Dask nanny gives each worker: one BLAS/OpenMP thread
+            t = time.perf_counter()
+            _, steps1 = reference_semdedup(x, 0.1)
+            ref1_s.append(time.perf_counter() - t)
+        ref_steps.append({"default_threads": steps, "one_thread": steps1})
+        futures = client.scatter(parts, hash=False)  # partitions already on the workers, as after a read
         with get_task_stream(client) as stream:
             t = time.perf_counter()
             ctx = PlanContext(stage_name="bench", stage_dir=".", client=client)
-            out = SemDeDup(eps=0.1).plan(ctx, Partitions(client, client.scatter(parts, hash=False))).gather()
+            out = SemDeDup(eps=0.1).plan(ctx, Partitions(client, futures)).gather()
             ours_s.append(time.perf_counter() - t)
         tasks.append(task_seconds(stream.data))
+        del futures
     loads.append(round(os.getloadavg()[0], 2))
     out = pa.concat_tables(out)
     keep = np.zeros(rows, bool)
     keep[[int(i[1:]) for i in out.filter(pa.compute.is_null(out.column("_removal_reason"))).column("id").to_pylist()]] = True
-    return {"rows": rows, "datamill_s": ours_s, "reference_s": ref_s, "load_1min": loads,
+    return {"rows": rows, "datamill_s": ours_s, "reference_s": ref_s, "reference_1_thread_s": ref1_s,
+            "load_1min": loads,
             "reference_steps_s": ref_steps, "datamill_tasks": tasks,
             "datamill": quality(keep), "reference": quality(ref_keep)}
 
@@ -162,21 +175,32 @@ def main() -> None:
     ap.add_argument("--rows", type=int, nargs="+", default=[30_000, 100_000])
     ap.add_argument("--embed-docs", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cluster", choices=["processes", "threads"], default="processes",
+                    help="processes: as `datamill run` starts its embedded cluster (a nanny gives each worker "
+                         "one BLAS/OpenMP thread); threads: two worker threads in this process")
     args = ap.parse_args()
     rec = Record("d4_speed", command="python benchmarks/d4_speed.py " + " ".join(sys.argv[1:]), params=vars(args),
                  packages=["numpy", "faiss-cpu", "dask", "distributed", "sentence-transformers", "torch"],
                  note="SemDeDup baseline: our re-implementation of the reference algorithm, one process")
     from distributed import Client, LocalCluster
 
+    from datamill.pipeline.workers import ReleaseMemoryAfterTasks, worker_settings
+
     sems = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+    processes = args.cluster == "processes"
+    with worker_settings(), LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                         dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
+        if processes:
+            client.register_plugin(ReleaseMemoryAfterTasks())
         for rows in args.rows:
             sem = bench_semdedup(client, rows, args.repeats)
             rec.figure("semdedup_seconds", sem.pop("datamill_s"), unit="s", impl="datamill",
                        corpus="planted-vectors", rows=rows)
             rec.figure("semdedup_seconds", sem.pop("reference_s"), unit="s", impl="reference-reimplementation",
                        corpus="planted-vectors", rows=rows)
+            rec.figure("semdedup_seconds", sem.pop("reference_1_thread_s"), unit="s",
+                       impl="reference-reimplementation-1-thread", corpus="planted-vectors", rows=rows)
             print(json.dumps({"semdedup": sem}))
             sems.append(sem)
     rec.details(semdedup=sems)
