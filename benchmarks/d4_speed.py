@@ -5,8 +5,9 @@
 1. SemDeDup on ``--rows`` unit vectors (each size a figure labelled ``rows``; d=384, a mixture of
    200 topics, 10% planted near-copies at cosine ~0.97): datamill's ``semdedup`` stage on a
    2-worker Dask cluster, 8 partitions, vs our own single-process re-implementation of the
-   SemDeDup reference algorithm (no packaged reference library is available offline): faiss spherical k-means on all rows, per cluster
-   sort by centroid distance, ``triu(E Eᵀ).max(0)``, drop > 1 - ε. Both with ε=0.1 and
+   SemDeDup reference algorithm (no packaged reference library is available offline): faiss
+   spherical k-means on all rows, per cluster sort by centroid distance, ``triu(E Eᵀ).max(0)``,
+   drop > 1 - ε. Both with ε=0.1 and
    K = sqrt(N), repeats interleaved; wall seconds, planted copies removed, unrelated rows removed.
    The cluster is started as ``datamill run`` starts it (worker processes, one BLAS/OpenMP thread
    each; ``--cluster threads`` for two threads in this process); the reference runs with the
