@@ -17,6 +17,7 @@ from datamill.stages.semantic.encoders import from_arrow
 from datamill.stages.semantic.embed import EmbeddingAnnotator
 from datamill.stages.semantic.semdedup import SemDeDup
 from datamill.stages.semantic.semdedup_tiles import prefix_max_sim
+from datamill.stages.semantic.spherical_kmeans import assign
 from tests.conftest import configured
 
 N_REAL, N_COPIES, N_PARAPHRASES = 1000, 50, 50
@@ -195,6 +196,23 @@ def test_prefix_max_sim_chunks_agree_with_one_block():
     chunked = prefix_max_sim(x, chunk=7)
     np.testing.assert_allclose(whole[0], chunked[0], atol=1e-6)
     assert (whole[1] == chunked[1]).all() and whole[1][0] == -1 and np.isinf(whole[0][0])
+
+
+def test_assign_decides_near_ties_in_float64_whatever_the_batch():
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(40, 64))
+    c = np.concatenate([c, c[:5], c[5:10] + 1e-7 * rng.normal(size=(5, 64))])  # exact and near ties
+    c = (c / np.linalg.norm(c, axis=1, keepdims=True)).astype(np.float32)
+    x = np.concatenate([c[:10] + 1e-4 * rng.normal(size=(10, 64)) for _ in range(30)] + [rng.normal(size=(200, 64))])
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    x64, c64 = x.astype(np.float64), c.astype(np.float64)
+    labels, sims = assign(x, c)
+    truth = np.argmax(x64 @ c64.T, axis=1)  # float64, the lower index on an exact tie
+    assert (labels == truth).all() and set(labels[:300]) <= set(range(10)) | set(range(40, 50))
+    np.testing.assert_allclose(sims, (x64 * c64[truth]).sum(axis=1), atol=1e-7)
+    pieces = [assign(x[i:i + 37], c, chunk=16) for i in range(0, len(x), 37)]
+    assert np.array_equal(np.concatenate([p[0] for p in pieces]), labels)
+    assert np.array_equal(np.concatenate([p[1] for p in pieces]), sims)
 
 
 def test_embeds_inside_the_stage_when_no_embedding_column(client, corpus, embedded):
