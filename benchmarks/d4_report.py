@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from record import RESULTS, ROOT, Record
+from record import RESULTS, ROOT, Record, repo_relative
 
 FIGS = ROOT / "benchmarks" / "figures"
 HELD_OUT = {"val_web": "web pages held out before selection", "val_stories": "whole stories held out before selection",
@@ -80,7 +80,7 @@ def report(result: dict, counts: dict, cmd: str, name: str) -> None:
             rec.figure("selected_docs", [v["docs"]], unit="docs", arm=arm, source=src)
             rec.figure("selected_tokens", [v["tokens"]], unit="tokens", arm=arm, source=src)
     rec.data["selection_stats"] = {arm: selection_stats(a["shards"]) for arm, a in arms.items()}
-    rec.data["ablation"] = result
+    rec.data["ablation"] = repo_relative(result)
     rec.write()
     _figure(result, name.replace("_experiment", ""))
 

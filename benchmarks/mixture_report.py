@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from record import RESULTS, ROOT, Record
+from record import RESULTS, ROOT, Record, repo_relative
 
 FIGS = ROOT / "benchmarks" / "figures"
 
@@ -71,7 +71,7 @@ def report(work: Path, args, seeds: list[int], proxies: list[dict], regression: 
            f"--proxy-steps {args.proxy_steps} --proxy-d-model {args.proxy_d_model} --steps {args.steps} "
            f"--d-model {args.d_model} --batch-size {args.batch_size} --seeds {args.seeds}")
     rec = Record(args.name, command=cmd, packages=["torch", "numpy", "scipy"],
-                 params={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                 params=repo_relative({k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}),
                  note="CPU only. Validation loss in nats/token on each run's held-out windows (5% of documents "
                       "by id hash, the same documents in every run; an equal number of windows per source).")
     for i, p in enumerate(proxies):
