@@ -33,7 +33,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from datamill.stages.minhash import signatures as mh
-from datamill.stages.minhash.shingles import buffers, normalize
+from datamill.stages.minhash.shingles import normalize  # noqa: E402
+from datamill.whitespace import string_buffers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test helpers that read ../shared/data
@@ -106,7 +107,7 @@ def stage_times(texts) -> dict[str, float]:
         t0 = time.process_time()
         norm = normalize(texts[i:i + CHUNK], whitespace=False)  # as signatures() for word shingles
         t1 = time.process_time()
-        signatures_from_buffer(*buffers(norm), char=False, keys=keys, a=a, b=b)
+        signatures_from_buffer(*string_buffers(norm), char=False, keys=keys, a=a, b=b)
         norm_s, kernel_s = norm_s + t1 - t0, kernel_s + time.process_time() - t1
     return {"normalise": norm_s / len(texts) * 1e6, "kernel": kernel_s / len(texts) * 1e6}
 

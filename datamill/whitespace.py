@@ -60,31 +60,34 @@ def _space_bytes(data: np.ndarray) -> np.ndarray:
     return space
 
 
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-copy ``(data (B,) uint8, offsets (n+1,) int64 from 0)`` of a string array: the bytes
+    of its rows (a sliced array's only) and where each row starts."""
+    n = len(arr)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset: arr.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=_U8) if bufs[2] is not None else np.zeros(0, _U8)
+    if n == 0:
+        return data[:0], np.zeros(1, dtype=np.int64)
+    return data[offsets[0]: offsets[-1]], offsets - offsets[0]
+
+
 def word_counts(text: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Whitespace-separated words per row (0 for an empty, all-whitespace or null string), int64."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks() if text.num_chunks else pa.array([], text.type)
-    if pa.types.is_large_string(text.type):
-        offsets_type = np.int64
-    elif pa.types.is_string(text.type):
-        offsets_type = np.int32
-    else:
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         raise TypeError(f"word_counts needs a string array, got {text.type}")
-    n = len(text)
-    if n == 0:
-        return pa.array([], pa.int64())
-    _, off_buf, data_buf = text.buffers()
-    offsets = np.frombuffer(off_buf, dtype=offsets_type)[text.offset: text.offset + n + 1].astype(np.int64)
-    lo, hi = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(data_buf, dtype=_U8)[lo:hi] if data_buf is not None and hi > lo else np.zeros(0, _U8)
+    data, offsets = string_buffers(text)
     space = _space_bytes(data)
-    starts = offsets[:-1] - lo
+    starts = offsets[:-1]
     begin = np.empty(len(data), dtype=bool)  # a word begins: a non-space byte after a space ...
     begin[1:] = space[:-1]
     begin[starts[starts < len(data)]] = True  # ... or at a row's first byte
     np.greater(begin, space, out=begin)
     begins = np.flatnonzero(begin)
-    counts = np.searchsorted(begins, offsets[1:] - lo) - np.searchsorted(begins, starts)
+    counts = np.searchsorted(begins, offsets[1:]) - np.searchsorted(begins, starts)
     if text.null_count:
         counts[~text.is_valid().to_numpy(zero_copy_only=False)] = 0
     return pa.array(counts, pa.int64())

@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datamill.whitespace import string_buffers
+
 PUNCTUATION = ("space", "drop", "keep")
 _U8 = np.uint8
 # Byte classes by SIMD comparisons: a 256-entry table lookup (fancy indexing) is ~15x slower.
@@ -55,7 +57,7 @@ def normalize(texts, *, lowercase: bool = True, punctuation: str | bool = "space
     arr = as_string_array(texts)
     if lowercase:
         arr = pc.utf8_lower(arr)
-    data, offsets = _non_ascii(*buffers(arr), mode, digits, diacritics)
+    data, offsets = _non_ascii(*string_buffers(arr), mode, digits, diacritics)
     if digits:
         data = _absorb_decimal_points(data, offsets)
     if mode == "space":
@@ -87,18 +89,6 @@ def as_string_array(texts) -> pa.Array:
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         raise TypeError(f"texts must be strings, got {texts.type}")
     return pc.fill_null(texts, "")
-
-
-def buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-copy ``(data (B,) uint8, offsets (n+1,) int64 from 0)`` of a string array."""
-    n = len(arr)
-    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset: arr.offset + n + 1].astype(np.int64)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    if n == 0:
-        return data[:0], np.zeros(1, dtype=np.int64)
-    return data[offsets[0]: offsets[-1]], offsets - offsets[0]
 
 
 def _from_buffers(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
@@ -234,7 +224,7 @@ def _collapse_spaces(data: np.ndarray, offsets: np.ndarray):
 def tokens(arr: pa.Array, shingle: str):
     """UTF-8 bytes of all documents and their tokens: ``data`` (B,) uint8, ``doc_tok`` (n+1,)
     token offsets per document, ``starts``/``ends`` (T,) byte spans of the tokens."""
-    data, offsets = buffers(arr)
+    data, offsets = string_buffers(arr)
     first = np.zeros(len(data) + 1, dtype=bool)
     first[offsets[:-1]] = True  # document starts
     if shingle == "word":

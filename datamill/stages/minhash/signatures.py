@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from datamill.stages.minhash.shingles import buffers, normalize, tokens
+from datamill.stages.minhash.shingles import normalize, tokens
+from datamill.whitespace import string_buffers
 
 HASHES = ("fast", "datasketch")
 SHINGLES = ("word", "char")
@@ -68,7 +69,7 @@ def signatures(texts, *, num_perm: int = 128, ngram: int = 5, shingle: str = "wo
             return permute_min_torch(values, doc_sh, a, b, device=device)
     from datamill.stages.minhash.signature_kernel import signatures_from_buffer  # numba: ~0.15 s to import
 
-    return signatures_from_buffer(*buffers(norm), char=shingle == "char", keys=shingle_keys(ngram), a=a, b=b)
+    return signatures_from_buffer(*string_buffers(norm), char=shingle == "char", keys=shingle_keys(ngram), a=a, b=b)
 
 
 def shingles(texts, *, ngram: int = 5, shingle: str = "word", lowercase: bool = True,
